@@ -1,0 +1,1 @@
+"""aisre.detect"""
