@@ -385,3 +385,11 @@ def parse_window(window: str) -> float:
     if not 0 < seconds <= 30 * 86400:
         raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
     return seconds
+
+
+def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
+    from aisre.sources.webhooks import normalise
+    res = normalise(kind, body, headers or {})
+    return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
+            "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}

@@ -53,6 +53,16 @@ def main():
             step = script[min(i, len(script) - 1)]
             used[tid] = i + 1
             status = step.get("status", "succeeded")
+            items = [a for a in t.get("actions", []) if "item_id" in a and a.get("item_id") is not None]
+            if items:  # with-items: every item runs the action; the task completes when all are done
+                for a in items:
+                    conductor.update_task_state(tid, route, events.TaskItemActionExecutionEvent(
+                        a["item_id"], statuses.RUNNING))
+                for a in items:
+                    conductor.update_task_state(tid, route, events.TaskItemActionExecutionEvent(
+                        a["item_id"], status, result=step.get("result", {})))
+                sequence.append([tid, status, len(items)])
+                continue
             conductor.update_task_state(tid, route, events.ActionExecutionEvent(statuses.RUNNING))
             if status == "pending":  # core.ask waiting for a human, then answered
                 conductor.update_task_state(tid, route, events.ActionExecutionEvent(statuses.PENDING))

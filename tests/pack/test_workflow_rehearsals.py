@@ -44,7 +44,7 @@ DECISION = {"request": {"action": "restart_deployment", "service": "checkout"}, 
 
 
 def tasks(res):
-    return [t for t, _ in res["sequence"]]
+    return [t[0] for t in res["sequence"]]
 
 
 # ----------------------------------------------------------------------------- handle_incident
@@ -156,3 +156,28 @@ def test_escalate_reports_receipts_or_fails():
     assert res["status"] == "succeeded" and res["output"]["receipts"][0]["channel"] == "slack"
     res = rehearse("escalate.yaml", {"incident_id": "i", "reason": "r"}, {"notify": FAIL})
     assert res["status"] == "failed"
+
+
+# ----------------------------------------------------------------------------- ingest_webhook
+
+def _norm(signals, changes):
+    return ok({"signals": [{"id": f"s{i}"} for i in range(signals)], "changes": [{"id": f"c{i}"} for i in range(changes)]})
+
+
+@pytest.mark.parametrize("signals,changes,expected", [
+    (3, 1, [["normalise", "succeeded"], ["record_changes", "succeeded", 1], ["handle_signals", "succeeded", 3]]),
+    (2, 0, [["normalise", "succeeded"], ["handle_signals", "succeeded", 2]]),
+    (0, 2, [["normalise", "succeeded"], ["record_changes", "succeeded", 2]]),
+    (0, 0, [["normalise", "succeeded"]]),
+])
+def test_ingest_webhook_fans_out_one_pipeline_per_signal(signals, changes, expected):
+    res = rehearse("ingest_webhook.yaml", {"kind": "alertmanager", "body": {}, "headers": {}},
+                   {"normalise": _norm(signals, changes)})
+    assert res["sequence"] == expected
+    assert res["status"] == "succeeded"
+    assert res["output"] == {"signals": signals, "changes": changes}
+
+
+def test_ingest_webhook_rejects_a_malformed_payload():
+    res = rehearse("ingest_webhook.yaml", {"kind": "datadog", "body": {}, "headers": {}}, {"normalise": FAIL})
+    assert res["status"] == "failed" and tasks(res) == ["normalise"]
