@@ -109,7 +109,9 @@ class Runtime:
         if spec is None or spec.source not in self.metric_sources:
             return None
         now = self.clock()
-        series = self.metric_sources[spec.source].query_range(spec.query, now - 600, now, 30)
+        window = max(600.0, float(self.config.detection.get("lookback_minutes", 60)) * 60)
+        step = float(self.config.detection.get("step_s", 60))
+        series = self.metric_sources[spec.source].query_range(spec.query, now - window, now, step)
         points = sorted(p for s in series for p in s.points)
         return points[-1][1] if points else None
 
@@ -160,8 +162,10 @@ class Runtime:
         if incident.diagnosis is None:
             raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
-        request = steps.build_request(incident, incident.diagnosis, rb, self.config)
-        decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails, audit=self.audit)
+        _, waiting = steps.choose_action(incident.diagnosis, rb, steps.action_service(incident, rb), self.read_latest)
+        request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.read_latest)
+        decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
+                                          audit=self.audit, waiting=waiting)
         incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
         self.correlator.save(incident)
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
@@ -198,7 +202,8 @@ class Runtime:
 
     def verify(self, incident_id: str, action: str) -> dict[str, Any]:
         incident = self.incident(incident_id)
-        check = steps.verify_symptom(self._runbook_action(incident, action), incident.service, self.read_latest)
+        service = next((a.service for a in reversed(incident.actions) if a.action == action), incident.service)
+        check = steps.verify_symptom(self._runbook_action(incident, action), service, self.read_latest)
         self.audit.append("verify", incident_id, {"ok": check.ok, "detail": check.detail})
         return check.to_dict()
 
