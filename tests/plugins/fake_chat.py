@@ -285,3 +285,135 @@ def fake_slack():
         yield fake
     finally:
         fake.close()
+
+
+# --------------------------------------------------------------------------- Jira
+
+
+def _adf_ok(node: Any) -> bool:
+    """A minimal ADF check: a doc of typed nodes whose text nodes are non-empty strings."""
+    if not isinstance(node, dict) or node.get("type") != "doc" or node.get("version") != 1:
+        return False
+
+    def walk(n: Any) -> bool:
+        if not isinstance(n, dict) or not isinstance(n.get("type"), str):
+            return False
+        if n["type"] == "text":
+            return isinstance(n.get("text"), str) and bool(n["text"])
+        return all(walk(c) for c in n.get("content", []))
+
+    return all(walk(c) for c in node.get("content", []))
+
+
+class FakeJira:
+    """Jira Cloud REST v3 on loopback: issues, comments, transitions, attachments."""
+
+    TRANSITIONS = [{"id": "11", "name": "To Do"}, {"id": "21", "name": "In Progress"}, {"id": "31", "name": "Done"}]
+
+    def __init__(self, project: str = "INC") -> None:
+        self.project = project
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str, Any]] = []
+        self._failures: list[tuple[str, int]] = []
+        self._ids = itertools.count(10001)
+        self.lock = threading.Lock()
+        self.server = _Server(self._route)
+        self.url = self.server.base
+
+    def fail_next(self, path_fragment: str, status: int) -> None:
+        self._failures.append((path_fragment, status))
+
+    def close(self) -> None:
+        self.server.close()
+
+    @staticmethod
+    def _error(status: int, messages: list[str], errors: dict[str, str] | None = None):
+        return _json(status, {"errorMessages": messages, "errors": errors or {}})
+
+    def _route(self, verb: str, path: str, headers: Any, body: bytes):
+        route = urlsplit(path).path
+        with self.lock:
+            self.calls.append((verb, route, body[:2000]))
+            for i, (frag, status) in enumerate(self._failures):
+                if frag in route:
+                    del self._failures[i]
+                    return self._error(status, [f"injected HTTP {status}"])
+            expected = "Basic " + base64.b64encode(f"{JIRA_USER}:{JIRA_TOKEN}".encode()).decode()
+            if headers.get("Authorization") != expected:
+                return 401, {"Content-Type": "text/plain"}, b"Client must be authenticated to access this resource."
+            m = re.fullmatch(r"/rest/api/3/issue(?:/([A-Z]+-\d+)(?:/(comment|transitions|attachments))?)?", route)
+            if not m:
+                return self._error(404, ["No resource found"])
+            key, sub = m.group(1), m.group(2)
+            if key is None and verb == "POST":
+                return self._create(body)
+            issue = self.issues.get(key or "")
+            if issue is None:
+                return self._error(404, ["Issue does not exist or you do not have permission to see it."])
+            if sub is None and verb == "GET":
+                return _json(200, {"id": issue["id"], "key": key, "fields": issue["fields"]})
+            if sub == "comment" and verb == "POST":
+                data = json.loads(body or b"{}")
+                if not _adf_ok(data.get("body")):
+                    return self._error(400, ["Comment body is not valid ADF"])
+                comment = {"id": str(next(self._ids)), "body": data["body"]}
+                issue["comments"].append(comment)
+                return _json(201, comment)
+            if sub == "transitions" and verb == "GET":
+                return _json(200, {"expand": "transitions", "transitions": [
+                    {**t, "to": {"name": t["name"]}} for t in self.TRANSITIONS]})
+            if sub == "transitions" and verb == "POST":
+                tid = json.loads(body or b"{}").get("transition", {}).get("id")
+                t = next((t for t in self.TRANSITIONS if t["id"] == tid), None)
+                if t is None:
+                    return self._error(400, ["Transition id is not valid for this issue."])
+                issue["fields"]["status"] = {"name": t["name"]}
+                return 204, {}, b""
+            if sub == "attachments" and verb == "POST":
+                if headers.get("X-Atlassian-Token") != "no-check":
+                    return 403, {"Content-Type": "text/plain"}, b"XSRF check failed"
+                ctype = headers.get("Content-Type") or ""
+                m2 = re.search(r'filename="([^"]+)"', body[:4000].decode("latin-1"))
+                if "multipart/form-data" not in ctype or not m2:
+                    return self._error(400, ["Attachment must be multipart with a file part named 'file'"])
+                att = {"id": str(next(self._ids)), "filename": m2.group(1), "size": len(body)}
+                issue["attachments"].append(att)
+                return _json(200, [att])
+            return self._error(405, [f"{verb} not allowed here"])
+
+    def _create(self, body: bytes):
+        try:
+            fields = json.loads(body).get("fields", {})
+        except ValueError:
+            return self._error(400, ["Unexpected character in JSON body"])
+        errors = {}
+        if fields.get("project", {}).get("key") != self.project:
+            errors["project"] = "Specify a valid project ID or key"
+        summary = fields.get("summary")
+        if not summary or not isinstance(summary, str):
+            errors["summary"] = "You must specify a summary of the issue."
+        elif len(summary) > 255 or "\n" in summary:
+            errors["summary"] = "Summary must be less than 255 characters and a single line."
+        if not fields.get("issuetype", {}).get("name"):
+            errors["issuetype"] = "Specify an issue type"
+        if "description" in fields and not _adf_ok(fields["description"]):
+            errors["description"] = "Operation value must be an Atlassian Document."
+        if any(" " in l for l in fields.get("labels", [])):
+            errors["labels"] = "The label can't contain spaces."
+        if errors:
+            return self._error(400, [], errors)
+        n = len(self.issues) + 1
+        key = f"{self.project}-{n}"
+        iid = str(next(self._ids))
+        self.issues[key] = {"id": iid, "fields": {**fields, "status": {"name": "To Do"}}, "comments": [],
+                            "attachments": []}
+        return _json(201, {"id": iid, "key": key, "self": f"{self.url}/rest/api/3/issue/{iid}"})
+
+
+@pytest.fixture
+def fake_jira():
+    fake = FakeJira()
+    try:
+        yield fake
+    finally:
+        fake.close()

@@ -79,7 +79,7 @@ def test_huge_incident_is_capped_and_says_so():
 
 def test_minimal_incident_renders_in_every_format():
     bare = Incident(id="i1", fingerprint="f", service="svc")
-    for fmt in ("text", "markdown", "html", "slack"):
+    for fmt in FORMATS:
         out = render_report(bare, fmt)
         assert out
     assert "Service svc is experiencing an incident." in render_report(bare, "text")
