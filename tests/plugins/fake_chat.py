@@ -417,3 +417,88 @@ def fake_jira():
         yield fake
     finally:
         fake.close()
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+class FakeSMTP:
+    """A loopback SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT).
+
+    ``.messages`` holds ``(mail_from, [rcpt...], raw_bytes)``; ``reject`` is a set of recipients
+    answered with 550. No STARTTLS: clients must be configured with ``starttls=False``.
+    """
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.reject: set[str] = set()
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write((line + "\r\n").encode())
+
+            def handle(self) -> None:
+                self.reply("220 fake-smtp ESMTP ready")
+                mail_from, rcpts = "", []
+                while True:
+                    raw = self.rfile.readline()
+                    if not raw:
+                        return
+                    cmd = raw.decode("utf-8", "replace").strip()
+                    verb = cmd.split(" ", 1)[0].upper()
+                    if verb == "EHLO":
+                        self.wfile.write(b"250-fake-smtp\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                    elif verb == "HELO":
+                        self.reply("250 fake-smtp")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = cmd.split(":", 1)[1].strip().split(" ")[0].strip("<>"), []
+                        self.reply("250 OK")
+                    elif verb == "RCPT":
+                        addr = cmd.split(":", 1)[1].strip().strip("<>")
+                        if addr in outer.reject:
+                            self.reply("550 no such user")
+                        else:
+                            rcpts.append(addr)
+                            self.reply("250 OK")
+                    elif verb == "DATA":
+                        self.reply("354 end with <CRLF>.<CRLF>")
+                        data = b""
+                        while True:
+                            line = self.rfile.readline()
+                            if line in (b".\r\n", b".\n", b""):
+                                break
+                            data += line[1:] if line.startswith(b"..") else line
+                        outer.messages.append((mail_from, rcpts, data))
+                        self.reply("250 OK queued")
+                    elif verb in ("RSET", "NOOP"):
+                        self.reply("250 OK")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:
+                        self.reply("502 command not implemented")
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.host, self.port = self.server.server_address
+        self.thread = threading.Thread(target=self.server.serve_forever, name="fake-smtp", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_smtp():
+    fake = FakeSMTP()
+    try:
+        yield fake
+    finally:
+        fake.close()
