@@ -117,3 +117,33 @@ def checkout_audit() -> tuple[AuditRecord, ...]:
 @pytest.fixture
 def incident() -> Incident:
     return checkout_incident()
+
+
+def golden_outputs() -> dict[str, str]:
+    """File name -> content of every golden file under tests/golden/notify/ (see regen.py there)."""
+    import json
+
+    from aisre.notify.postmortem import draft_postmortem
+    from aisre.notify.report import render_report
+    from aisre.notify.weekly import weekly_report
+
+    chart = "https://charts.example.com/checkout-memory.png"
+    inc = checkout_incident()
+    out: dict[str, str] = {
+        "report.txt": render_report(inc, "text", links=LINKS, chart_url=chart),
+        "report.md": render_report(inc, "markdown", links=LINKS, chart_url=chart),
+        "report.html": render_report(inc, "html", links=LINKS, chart_url=chart),
+        "report_hostile.md": render_report(hostile_incident(), "markdown", links=LINKS),
+    }
+    for fmt in ("slack", "pagerduty", "jira"):
+        out[f"report.{fmt}.json"] = json.dumps(render_report(inc, fmt, links=LINKS, chart_url=chart),
+                                               indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    out["report_hostile.slack.json"] = json.dumps(render_report(hostile_incident(), "slack", links=LINKS),
+                                                  indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    resolved = checkout_incident(IncidentStatus.RESOLVED)
+    out["postmortem.md"] = draft_postmortem(resolved, checkout_audit(), links=LINKS)
+    week = [dataclasses.replace(resolved, id=f"inc-day{d}", opened_at=resolved.opened_at + d * 86400,
+                                resolved_at=resolved.resolved_at + d * 86400,
+                                escalated_at=resolved.escalated_at if d == 0 else None) for d in range(4)]
+    out["weekly.md"] = weekly_report(week, checkout_audit(), now=T0 + 5 * 86400).to_markdown()
+    return out
