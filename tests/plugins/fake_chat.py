@@ -61,7 +61,8 @@ class _Server:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-chat", daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="fake-chat", daemon=True)
         self.thread.start()
 
     def close(self) -> None:
@@ -487,7 +488,8 @@ class FakeSMTP:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.host, self.port = self.server.server_address
-        self.thread = threading.Thread(target=self.server.serve_forever, name="fake-smtp", daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="fake-smtp", daemon=True)
         self.thread.start()
 
     def close(self) -> None:

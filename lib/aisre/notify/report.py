@@ -25,7 +25,7 @@ import math
 from typing import Any, Mapping
 
 from aisre.errors import ValidationError
-from aisre.models import Incident, Signal, iso
+from aisre.models import Incident, Signal
 from aisre.notify.escape import clean, safe_url
 
 #: Caps that keep a report readable whatever the incident holds.
@@ -325,4 +325,4 @@ def render_report(incident: Incident, fmt: str, *, environment: str = "", links:
 
 
 __all__ = ["IncidentReport", "MetricLine", "Row", "build_report", "render_report", "summary_line",
-           "primary_signal", "FORMATS", "iso"]
+           "primary_signal", "FORMATS"]

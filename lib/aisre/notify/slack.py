@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 THREAD_KEY = "aisre.slack.thread.{incident_id}"
 THREAD_TTL_S = 30 * 86400
+_HEAD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 DEFAULT_BASE_URL = "https://slack.com/api/"
 
 _KIND_PREFIX = {
@@ -165,8 +166,14 @@ class SlackNotifier:
             self.store.set(thread_key(notification.incident_id), json.dumps(thread), ttl_s=THREAD_TTL_S)
             notes.append("thread started")
         elif incident is not None:
-            self.client.chat_update(channel=thread["channel"], ts=thread["ts"], text=text, blocks=blocks)
-            notes.append("head updated")
+            try:
+                self.client.chat_update(channel=thread["channel"], ts=thread["ts"], text=text, blocks=blocks)
+                notes.append("head updated")
+            except SlackApiError as exc:
+                # The head was deleted or is too old to edit: keep replying in the thread.
+                if _api_error(exc) not in _HEAD_GONE:
+                    raise
+                notes.append(f"head not updated ({_api_error(exc)})")
         ref = thread["ts"]
         # A new head already says everything when it is the notice itself or the opening report.
         if not (started and (incident is None or notification.kind == "opened")):

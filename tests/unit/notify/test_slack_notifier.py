@@ -101,3 +101,14 @@ def test_failed_head_post_does_not_store_a_thread(fake_slack):
     assert not slack.send(_n("opened"), checkout_incident()).ok
     assert store.get(thread_key(checkout_incident().id)) is None
     assert slack.send(_n("opened"), checkout_incident()).ok
+
+
+def test_deleted_head_does_not_stop_thread_replies(fake_slack):
+    slack = SlackNotifier(SLACK_TOKEN, "#incidents", base_url=fake_slack.url)
+    slack.send(_n("opened"), checkout_incident())
+    fake_slack.messages.clear()  # someone deleted the head message
+    fake_slack.messages.append({"type": "message", "channel": "C0INCIDENT",
+                                "ts": slack.thread(checkout_incident().id)["ts"], "text": "(deleted)", "blocks": []})
+    fake_slack.fail_next("chat.update", "message_not_found")
+    r = slack.send(_n("acting"), checkout_incident())
+    assert r.ok and "head not updated (message_not_found)" in r.detail and "reply posted" in r.detail
