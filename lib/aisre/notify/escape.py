@@ -42,6 +42,9 @@ def truncate(text: str, limit: int, mark: str = TRUNCATION_MARK) -> str:
 def clean(text: object, limit: int | None = None, *, multiline: bool = False) -> str:
     """Plain, printable text: no ANSI/control characters; one line unless ``multiline``."""
     s = "" if text is None else str(text)
+    cut = limit is not None and len(s) > 8 * limit + 64
+    if cut:  # cleaning is linear in the input: never clean megabytes to keep a few hundred characters
+        s = s[: 8 * limit + 64]
     s = _ANSI.sub("", s)
     s = s.replace("\r\n", "\n").replace("\r", "\n")
     if not multiline:
@@ -50,6 +53,8 @@ def clean(text: object, limit: int | None = None, *, multiline: bool = False) ->
         s = s.replace("\t", "    ")
     s = _CONTROL.sub("", s)
     if limit is not None:
+        if cut and len(s) <= limit - len(TRUNCATION_MARK):
+            s = s.rstrip() + TRUNCATION_MARK
         s = truncate(s, limit)
     return s
 

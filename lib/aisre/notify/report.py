@@ -220,12 +220,20 @@ def build_report(incident: Incident, *, environment: str = "", links: Mapping[st
     omitted: dict[str, int] = {}
     sig = primary_signal(incident)
 
-    timeline = [Row(time=_time(e.ts), label=clean(e.kind, 30), text=clean(e.text, 300))
-                for e in sorted(incident.timeline, key=lambda e: e.ts)]
+    entries = sorted(incident.timeline, key=lambda e: e.ts)
+    if len(entries) > MAX_TIMELINE:  # keep how it started and how it is going
+        omitted["timeline"] = len(entries) - MAX_TIMELINE
+        head = MAX_TIMELINE // 4
+        entries = entries[:head] + entries[len(entries) - (MAX_TIMELINE - head):]
+    timeline = [Row(time=_time(e.ts), label=clean(e.kind, 30), text=clean(e.text, 300)) for e in entries]
+    others = [s for s in incident.signals if s is not sig]
+    if len(others) > MAX_FACTORS:  # the most severe, then the earliest
+        omitted["factors"] = len(others) - MAX_FACTORS
+        others = sorted(others, key=lambda s: (-s.severity.rank, s.onset_ts or s.ts, s.id))[:MAX_FACTORS]
     factors = [Row(time=_time(s.onset_ts if s.onset_ts is not None else s.ts),
                    label=f"{clean(s.service, 80)} · {clean(s.kind, 20)} · {s.severity.value}",
                    text=clean(s.summary or s.name, 300))
-               for s in sorted(incident.signals, key=lambda s: (s.onset_ts or s.ts, s.id)) if s is not sig]
+               for s in sorted(others, key=lambda s: (s.onset_ts or s.ts, s.id))]
     changes = []
     for c in sorted(incident.changes, key=lambda c: c.ts, reverse=True):
         version = f"{c.previous_version} → {c.version}" if c.previous_version and c.version else c.version
@@ -264,10 +272,11 @@ def build_report(incident: Incident, *, environment: str = "", links: Mapping[st
         u = safe_url(url)
         if u:
             link_rows.append(Row(time="", label=clean(name, 40), text=clean(name, 40), url=u))
-    logs = []
-    for s in incident.signals:
-        for line in s.samples:
-            logs.append(Row(time="", label=clean(s.service, 80), text=clean(line, MAX_LOG_LINE_CHARS)))
+    raw_logs = [(s.service, line) for s in incident.signals for line in s.samples]
+    if len(raw_logs) > MAX_LOG_LINES:
+        omitted["log_lines"] = len(raw_logs) - MAX_LOG_LINES
+    logs = [Row(time="", label=clean(svc, 80), text=clean(line, MAX_LOG_LINE_CHARS))
+            for svc, line in raw_logs[:MAX_LOG_LINES]]
     metrics = [MetricLine(service=clean(s.service, 80), name=clean(s.name, 120), value=s.value,
                           expected=s.expected, lower=s.lower, upper=s.upper, exhaustion_ts=s.exhaustion_ts)
                for s in incident.signals if s.value is not None and math.isfinite(s.value)]
@@ -280,13 +289,12 @@ def build_report(incident: Incident, *, environment: str = "", links: Mapping[st
         service=clean(incident.service, 80), environment=env, severity=severity,
         status=incident.status.value, title=title, summary=summary_line(incident), impact=_impact(incident),
         opened=_time(incident.opened_at or None), resolved=_time(incident.resolved_at),
-        timeline=_cap(timeline, MAX_TIMELINE, "timeline", omitted),
-        factors=_cap(factors, MAX_FACTORS, "factors", omitted),
+        timeline=tuple(timeline), factors=tuple(factors),
         changes=_cap(changes, MAX_CHANGES, "changes", omitted),
         actions=_cap(actions, MAX_ACTIONS, "actions", omitted),
         diagnosis=diagnosis, evidence=_cap(evidence, MAX_EVIDENCE, "evidence", omitted),
         next_steps=next_steps, links=tuple(link_rows),
-        log_lines=_cap(logs, MAX_LOG_LINES, "log_lines", omitted),
+        log_lines=tuple(logs),
         metrics=_cap(metrics, MAX_METRICS, "metrics", omitted),
         chart_url=safe_url(chart_url), omitted=omitted,
     )

@@ -49,3 +49,10 @@ def test_safe_url_examples():
     assert escape.safe_url("https://grafana.example.com/d/x?a=1") == "https://grafana.example.com/d/x?a=1"
     for bad in ("javascript:alert(1)", "data:text/html,x", "https://a b", "//evil.example", "ftp://x", "http://"):
         assert escape.safe_url(bad) == "", bad
+
+
+def test_clean_of_a_huge_input_is_bounded_and_marked():
+    out = escape.clean("a" * 5_000_000, 500)
+    assert len(out) == 500 and out.endswith(escape.TRUNCATION_MARK)
+    spaced = escape.clean(" " * 100_000 + "tail", 50)
+    assert spaced == escape.TRUNCATION_MARK or spaced.endswith(escape.TRUNCATION_MARK)
