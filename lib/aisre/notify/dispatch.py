@@ -33,6 +33,16 @@ from aisre.state import MemoryStore, StateStore
 
 log = logging.getLogger(__name__)
 
+#: The notifier family: channel -> "module:Class" (explicit; a test checks every module is listed).
+NOTIFIERS = {
+    "console": "aisre.notify.console:ConsoleNotifier",
+    "slack": "aisre.notify.slack:SlackNotifier",
+    "pagerduty": "aisre.notify.pagerduty:PagerDutyNotifier",
+    "jira": "aisre.notify.jira:JiraNotifier",
+    "email": "aisre.notify.mail:EmailNotifier",
+    "webhook": "aisre.notify.webhook:WebhookNotifier",
+}
+
 DEDUP_KINDS = frozenset({"opened", "escalated", "resolved"})
 PRIMARY = frozenset({"slack", "pagerduty", "jira", "console"})
 FALLBACK = frozenset({"email", "webhook"})
