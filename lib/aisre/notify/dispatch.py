@@ -46,6 +46,7 @@ NOTIFIERS = {
 DEDUP_KINDS = frozenset({"opened", "escalated", "resolved"})
 PRIMARY = frozenset({"slack", "pagerduty", "jira", "console"})
 FALLBACK = frozenset({"email", "webhook"})
+FALLBACK_KINDS = ("escalated", "approval")
 DEDUP_KEY = "aisre.dedup.notify.{digest}"
 PAGED_KEY = "aisre.notify.paged.{fingerprint}"
 DEFAULT_DEDUP_TTL_MINUTES = 240.0
@@ -109,7 +110,7 @@ class Dispatcher:
                 return "resolved without action or escalation"
             return "jira records escalations and resolutions"
         if channel in FALLBACK:
-            return None if kind in ("escalated", "approval") else "fallback route carries escalations only"
+            return None if kind in FALLBACK_KINDS else "fallback route carries escalations only"
         return None  # unknown channels get everything
 
     def route(self, notification: Notification, incident: Incident | None = None) -> list[tuple[Notifier, str | None]]:
@@ -217,7 +218,8 @@ def build_notifiers(config: Any, store: StateStore, *, console: TextIO | None = 
                                  approval_channel=s.get("approval_channel"), environment=env))
     if notify.get("pagerduty"):
         from aisre.notify.pagerduty import PagerDutyNotifier
-        out.append(PagerDutyNotifier(notify["pagerduty"]["routing_key"], environment=env))
+        pd = notify["pagerduty"]
+        out.append(PagerDutyNotifier(pd["routing_key"], environment=env, min_severity=pd.get("min_severity", "error")))
     if notify.get("jira"):
         from aisre.notify.jira import JiraNotifier
         j = notify["jira"]
@@ -228,11 +230,12 @@ def build_notifiers(config: Any, store: StateStore, *, console: TextIO | None = 
         from aisre.notify.mail import EmailNotifier
         out.append(EmailNotifier(email["smtp_host"], email["to"], smtp_port=email.get("smtp_port", 587),
                                  username=email.get("username"), password=email.get("password"),
-                                 sender=email.get("sender", "aisre@localhost"), environment=env))
+                                 sender=email.get("sender", "aisre@localhost"), environment=env,
+                                 kinds=FALLBACK_KINDS))
     if notify.get("fallback_webhook"):
         from aisre.notify.webhook import WebhookNotifier
         w = notify["fallback_webhook"]
-        out.append(WebhookNotifier(w["url"], w.get("token"), environment=env))
+        out.append(WebhookNotifier(w["url"], w.get("token"), environment=env, kinds=FALLBACK_KINDS))
     return out
 
 

@@ -24,7 +24,7 @@ class EmailNotifier:
 
     def __init__(self, smtp_host: str, to: Sequence[str], *, smtp_port: int = 587, username: str | None = None,
                  password: str | None = None, sender: str = "aisre@localhost", starttls: bool | None = None,
-                 timeout_s: float = 10.0, environment: str = "") -> None:
+                 timeout_s: float = 10.0, environment: str = "", kinds: Sequence[str] | None = None) -> None:
         self.smtp_host = smtp_host
         self.smtp_port = smtp_port
         self.to = tuple(clean(t, 254) for t in to if t)
@@ -34,6 +34,7 @@ class EmailNotifier:
         self.starttls = (smtp_port == 587) if starttls is None else starttls
         self.timeout_s = timeout_s
         self.environment = environment
+        self.kinds = frozenset(kinds) if kinds is not None else None
 
     def message(self, notification: Notification, incident: Incident | None = None) -> EmailMessage:
         msg = EmailMessage()
@@ -54,6 +55,8 @@ class EmailNotifier:
         return msg
 
     def send(self, notification: Notification, incident: Incident | None = None) -> Receipt:
+        if self.kinds is not None and notification.kind not in self.kinds:
+            return Receipt(channel=self.channel, ok=True, detail=f"not sent: {notification.kind}")
         if not self.to:
             return Receipt(channel=self.channel, ok=False, detail="no recipients configured")
         try:

@@ -2,8 +2,10 @@
 
 * ``dedup_key`` is the incident fingerprint (stable fields only, never LLM text), so every event
   about one problem lands on one PagerDuty alert; without a fingerprint, ``aisre-<incident id>``.
-* ``escalated``/``opened``/``update``/``approval`` -> ``trigger`` (re-triggering with the same key
-  adds to the alert), ``acknowledged`` -> ``acknowledge``, ``resolved`` -> ``resolve``.
+* ``escalated`` at severity >= ``min_severity`` -> ``trigger`` (re-triggering with the same key adds
+  to the alert), ``acknowledged`` -> ``acknowledge``, ``resolved`` -> ``resolve``; every other kind
+  (opened, acting, approval, update) is skipped with an ok receipt, so the notifier is safe to call
+  for every notification even without the :class:`~aisre.notify.dispatch.Dispatcher`.
 * The payload carries the severity (:data:`SEVERITY_MAP`), ``custom_details`` = the report
   (``render_report(fmt='pagerduty')``), links (only http(s)) and the chart as an image when the
   notification has a ``chart`` link.
@@ -45,7 +47,7 @@ class PagerDutyNotifier:
 
     def __init__(self, routing_key: str, transport: httpx2.BaseTransport | None = None, *, environment: str = "",
                  links: Mapping[str, str] | None = None, timeout_s: float = 10.0, sleep_timer_s: float = 1.5,
-                 source: str = "aisre") -> None:
+                 source: str = "aisre", min_severity: str | Severity = Severity.INFO) -> None:
         kw: dict[str, Any] = {"transport": transport} if transport is not None else {}
         self.client = EventsApiV2Client(routing_key, **kw)
         self.client.timeout = timeout_s
@@ -55,6 +57,7 @@ class PagerDutyNotifier:
         self.environment = environment
         self.links = dict(links or {})
         self.source = source
+        self.min_severity = Severity(min_severity)
 
     def send(self, notification: Notification, incident: Incident | None = None) -> Receipt:
         key = dedup_key(notification, incident)
@@ -65,6 +68,11 @@ class PagerDutyNotifier:
             if notification.kind == "acknowledged":
                 self.client.acknowledge(key)
                 return Receipt(channel=self.channel, ok=True, ref=key, detail="acknowledged")
+            if notification.kind != "escalated":
+                return Receipt(channel=self.channel, ok=True, ref=key, detail=f"not paged: {notification.kind}")
+            if notification.severity.rank < self.min_severity.rank:
+                return Receipt(channel=self.channel, ok=True, ref=key,
+                               detail=f"not paged: severity {notification.severity.value} < {self.min_severity.value}")
             event = self.trigger_event(notification, incident)
             ref = self.client.trigger(dedup_key=key, **event)
             return Receipt(channel=self.channel, ok=True, ref=str(ref or key), detail="triggered")

@@ -7,7 +7,7 @@ token is configured. 2xx is success; anything else is a failed receipt.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Sequence
 
 import requests
 
@@ -22,12 +22,14 @@ class WebhookNotifier:
     channel = "webhook"
 
     def __init__(self, url: str, token: str | None = None, *, timeout_s: float = 10.0,
-                 session: requests.Session | None = None, environment: str = "") -> None:
+                 session: requests.Session | None = None, environment: str = "",
+                 kinds: Sequence[str] | None = None) -> None:
         self.url = url
         self._token = token
         self.timeout_s = timeout_s
         self.session = session or requests.Session()
         self.environment = environment
+        self.kinds = frozenset(kinds) if kinds is not None else None
 
     def payload(self, notification: Notification, incident: Incident | None = None) -> dict[str, Any]:
         n = notification.to_dict()
@@ -42,6 +44,8 @@ class WebhookNotifier:
         return body
 
     def send(self, notification: Notification, incident: Incident | None = None) -> Receipt:
+        if self.kinds is not None and notification.kind not in self.kinds:
+            return Receipt(channel=self.channel, ok=True, detail=f"not sent: {notification.kind}")
         headers = {"Content-Type": "application/json", "User-Agent": "aisre-notify"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"

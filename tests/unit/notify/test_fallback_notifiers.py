@@ -69,3 +69,12 @@ def test_webhook_errors_are_receipts_without_token():
     assert not r.ok and "HTTP 500" in r.detail and "hook-token" not in r.detail
     r = WebhookNotifier("https://unregistered.example.com/x", "hook-token").send(_n())
     assert not r.ok and "ConnectionError" in r.detail
+
+
+def test_fallback_kinds_filter(fake_smtp):
+    mail = EmailNotifier(fake_smtp.host, ["oncall@example.com"], smtp_port=fake_smtp.port, starttls=False,
+                         kinds=("escalated",))
+    r = mail.send(_n("acting"))
+    assert r.ok and r.detail == "not sent: acting" and fake_smtp.messages == []
+    hook = WebhookNotifier("https://hooks.example.com/aisre", kinds=("escalated",))
+    assert hook.send(_n("update")).detail == "not sent: update"

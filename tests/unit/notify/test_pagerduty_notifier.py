@@ -114,3 +114,14 @@ def test_network_failure_is_a_failed_receipt():
     r = PagerDutyNotifier(ROUTING_KEY, transport=httpx2.MockTransport(boom), sleep_timer_s=0.0).send(
         _n("escalated"), checkout_incident())
     assert not r.ok and "failed" in r.detail
+
+
+def test_only_escalations_page_even_without_the_dispatcher():
+    fake = FakeEvents()
+    pd = _pd(fake, min_severity="error")
+    for kind in ("opened", "acting", "approval", "update"):
+        r = pd.send(_n(kind), checkout_incident())
+        assert r.ok and r.detail == f"not paged: {kind}"
+    r = pd.send(_n("escalated", severity=Severity.WARNING), checkout_incident())
+    assert r.ok and "not paged: severity warning < error" in r.detail
+    assert fake.events == []
