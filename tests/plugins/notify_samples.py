@@ -115,7 +115,7 @@ def checkout_audit() -> tuple[AuditRecord, ...]:
 
 
 @pytest.fixture
-def incident() -> Incident:
+def notify_incident() -> Incident:
     return checkout_incident()
 
 
