@@ -68,7 +68,7 @@ class Agent:
         self.retriever = retriever
         self.analyst = analyst
         self.executors = dict(executors)
-        self.notifiers = list(notifiers)
+        self.dispatcher = _as_dispatcher(notifiers, store)
         self.owner = owner
         self.change_feed = change_feed
         self.on_event = on_event or (lambda kind, data: None)
@@ -167,7 +167,7 @@ class Agent:
     def _act(self, incident: Incident, request: Any, rb_action: RunbookAction | None, now: float,
              report: TickReport) -> Incident:
         steps.notify(incident, "acting", f"Taking action: {request.action} on {request.service} "
-                     f"(runbook {request.runbook_id}). Reason: {request.reason}", notifiers=self.notifiers,
+                     f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest)
@@ -196,7 +196,7 @@ class Agent:
         incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL if ask else IncidentStatus.ESCALATED,
                                        escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", text)
-        steps.notify(incident, "approval" if ask else "escalated", text, notifiers=self.notifiers, audit=self.audit,
+        steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.escalated.append(incident.id)
         self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
@@ -208,7 +208,7 @@ class Agent:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident.id, how)
-        steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+        steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.resolved.append(incident.id)
         self.on_event("resolved", {"ts": now, "incident": incident.id, "service": incident.service, "how": how})
@@ -267,6 +267,14 @@ class Agent:
 # ---------------------------------------------------------------------------------------- wiring
 
 
+def _as_dispatcher(notifiers: Any, store: StateStore) -> Any:
+    """A Dispatcher as is, or a list of notifiers wrapped in one (routing and dedup in one place)."""
+    if hasattr(notifiers, "dispatch"):
+        return notifiers
+    from aisre.notify.dispatch import Dispatcher
+    return Dispatcher(list(notifiers or ()), store=store)
+
+
 def build_agent(config: Config, *, store: StateStore | None = None, clock: Callable[[], float] = time.time,
                 metric_sources: Mapping[str, Any] | None = None, log_sources: Mapping[str, Any] | None = None,
                 executors: Mapping[str, Any] | None = None, notifiers: Sequence[Any] | None = None,
@@ -288,8 +296,8 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
         from aisre.remediate.registry import build_executors
         executors = build_executors(config, store)
     if notifiers is None:
-        from aisre.notify import build_notifiers
-        notifiers = build_notifiers(config, store)
+        from aisre.notify import build_dispatcher
+        notifiers = build_dispatcher(config, store)
     if retriever is None:
         from aisre.knowledge import build_retriever
         retriever = build_retriever(config)

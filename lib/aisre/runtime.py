@@ -82,11 +82,11 @@ class Runtime:
         return self._get("executors", make)
 
     @property
-    def notifiers(self) -> list[Any]:
+    def dispatcher(self) -> Any:
         def make() -> Any:
-            from aisre.notify import build_notifiers
-            return build_notifiers(self.config, self.store)
-        return self._get("notifiers", make)
+            from aisre.notify import build_dispatcher
+            return build_dispatcher(self.config, self.store)
+        return self._get("dispatcher", make)
 
     @property
     def metric_sources(self) -> Mapping[str, Any]:
@@ -186,7 +186,7 @@ class Runtime:
         rb_action = self._runbook_action(incident, req.action) if incident else None
         if incident is not None:
             steps.notify(incident, "acting", f"Taking action: {req.action} on {req.service}"
-                         + (f" (approved by {approved_by})" if approved_by else ""), notifiers=self.notifiers,
+                         + (f" (approved by {approved_by})" if approved_by else ""), dispatcher=self.dispatcher,
                          audit=self.audit, environment=self.config.environment)
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
@@ -218,7 +218,7 @@ class Runtime:
         incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED, escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
         self.correlator.save(incident)
-        receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", notifiers=self.notifiers,
+        receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", dispatcher=self.dispatcher,
                                 audit=self.audit, environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 
@@ -229,7 +229,7 @@ class Runtime:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident_id, how)
-        receipts = steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+        receipts = steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                                 environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 

@@ -249,16 +249,12 @@ def notification_for(incident: Incident, kind: str, text: str, *, environment: s
                         severity=incident.severity, fingerprint=incident.fingerprint)
 
 
-def notify(incident: Incident, kind: str, text: str, *, notifiers: Sequence[Any], audit: Any,
-           environment: str = "") -> list[Any]:
-    """Send one notification to every notifier; failures come back as receipts, all audited."""
+def notify(incident: Incident, kind: str, text: str, *, dispatcher: Any, audit: Any,
+           environment: str = "", links: Mapping[str, str] | None = None) -> list[Any]:
+    """Route one notification through the dispatcher (channel routing, dedup per fingerprint); audited."""
     note = notification_for(incident, kind, text, environment=environment)
-    receipts = []
-    for n in notifiers:
-        try:
-            receipts.append(n.send(note, incident))
-        except Exception as exc:  # a notifier must never break the pipeline; it is audited instead
-            from aisre.models import Receipt
-            receipts.append(Receipt(channel=getattr(n, "channel", type(n).__name__), ok=False, detail=str(exc)[:300]))
-    audit.append("notification", incident.id, {"kind": kind, "receipts": [r.to_dict() for r in receipts]})
-    return receipts
+    if links:
+        note = dataclasses.replace(note, links=dict(links))
+    result = dispatcher.dispatch(note, incident)
+    audit.append("notification", incident.id, {"kind": kind, **result.to_dict()})
+    return list(result.receipts)
