@@ -6,8 +6,8 @@ are redacted from every error and log line.
 
 Metrics: the query is Datadog's metric query syntax (``avg:system.cpu.user{env:prod} by {host}``).
 Datadog chooses the interval from the time range; ``step_s`` only matters if the query carries
-its own ``.rollup(avg, 60)``. Each returned series is keyed ``metric{scope tags}``; null points
-are dropped; ``pointlist`` timestamps are milliseconds.
+its own ``.rollup(avg, 60)``. Each returned series is keyed ``metric{aggr="avg",<scope tags>}``;
+null points are dropped; ``pointlist`` timestamps are milliseconds.
 
 Logs: the query is Datadog's log search syntax (``service:checkout status:error``); an empty
 query means ``*``. Pages follow ``meta.page.after`` cursors oldest first. A search whose
@@ -16,6 +16,7 @@ returned (see :class:`aisre.sources.base.LogBatch`).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Mapping
 
 from aisre.errors import BadQuery, SourceDown, Timeout, ValidationError
@@ -23,6 +24,8 @@ from aisre.models import LogRecord, Series
 from aisre.sources.base import LogBatch
 from aisre.sources.http import HttpClient, RetryPolicy
 from aisre.sources.normalize import iso_ms, level_of, make_series, parse_time, to_float
+
+log = logging.getLogger(__name__)
 
 
 def _client(site: str, api_key: str, app_key: str, timeout_s: float, retry: RetryPolicy, integration: str,
@@ -85,7 +88,11 @@ class DatadogMetricSource:
                 ms = to_float(p[0]) if isinstance(p, (list, tuple)) and len(p) >= 2 else None
                 if ms is not None and start <= ms / 1000.0 <= end:
                     pts.append((ms / 1000.0, p[1]))
-            s = make_series(metric, {"__name__": metric, **labels}, pts, unit=_unit(item))
+            aggr = {"aggr": str(item["aggr"])} if item.get("aggr") else {}
+            s = make_series(metric, {"__name__": metric, **aggr, **labels}, pts, unit=_unit(item))
+            if s.key in out:   # same metric and scope from two expressions of one query
+                s = make_series(metric, {**s.labels, "query_index": item.get("query_index", len(out))}, s.points,
+                                unit=s.unit)
             out[s.key] = s
         return [out[k] for k in sorted(out)]
 
@@ -147,6 +154,8 @@ class DatadogLogSource:
             if not cursor or not data:
                 break
         records.sort(key=lambda r: r.ts)
+        if skipped:
+            log.warning("datadog logs: %d event(s) without a readable timestamp were skipped", skipped)
         return LogBatch(records[:limit], truncated=truncated, skipped=skipped)
 
 
