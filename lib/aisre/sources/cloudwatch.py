@@ -114,7 +114,7 @@ class CloudWatchMetricSource:
                                                                  for k, v in sorted(p["dimensions"].items())]},
                                        "Period": period, "Stat": p["stat"]}}
                        for i, p in enumerate(batch)]
-            self._fetch(queries, start, end, points)
+            self._fetch(queries, start, end + period, points)   # EndTime is exclusive; keep ``end`` itself
         out = []
         for i, p in enumerate(parsed):
             labels = {"namespace": p["namespace"], "metric_name": p["metric"], "stat": p["stat"], **p["dimensions"]}
