@@ -83,7 +83,7 @@ class FakeHttp:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def route(self, method: str, path: str, status: int = 200, body: Any = b"", headers: dict[str, str] | None = None,
               delay_s: float = 0.0, stall_s: float = 0.0) -> None:
