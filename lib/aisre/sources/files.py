@@ -21,6 +21,9 @@ Guarantees
   skipped (memory stays bounded; ``readline`` never reads more than the cap).
 * One fetch reads at most ``limit`` records and ``max_bytes_per_fetch`` bytes; when it stops
   early the batch is ``truncated`` and the next fetch continues.
+* An unreadable file raises :class:`~aisre.errors.SourceDown`; a failing or corrupt cursor store
+  raises :class:`~aisre.errors.StateError` (nothing is read, nothing is lost). A missing file is
+  simply empty until it appears.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ import re
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from aisre.errors import BadQuery, StateError
+from aisre.errors import BadQuery, SourceDown, StateError
 from aisre.models import LogRecord, stable_hash
 from aisre.sources.base import LogBatch
 from aisre.sources.normalize import json_fields, level_of, lookup, parse_time
@@ -110,7 +113,8 @@ class FileTailSource:
         except FileNotFoundError:
             return False
         except OSError as exc:
-            raise StateError(f"cannot stat tailed file: {exc}", path=path) from None
+            raise SourceDown(f"cannot stat tailed file: {exc}", integration="files", operation="stat",
+                             target=path) from None
         state = self._load(path)
         head = _head(path)
         if state is None:
@@ -142,7 +146,8 @@ class FileTailSource:
         try:
             fh = open(real, "rb")
         except OSError as exc:
-            raise StateError(f"cannot open tailed file: {exc}", path=real) from None
+            raise SourceDown(f"cannot open tailed file: {exc}", integration="files", operation="open",
+                             target=real) from None
         with fh:
             fh.seek(state["offset"])
             while True:

@@ -217,7 +217,8 @@ class HttpClient:
 
     def _err(self, cls_or_status: Any, message: str, target: str, op: str, **kw: Any) -> IntegrationError:
         message = redact(message, self.secrets)
-        ctx = dict(integration=self.integration, operation=op, target=redact(target, self.secrets), **kw)
+        ctx = dict(integration=self.integration, operation=redact(op, self.secrets),
+                   target=redact(target, self.secrets), **kw)
         if isinstance(cls_or_status, int):
             return http_error(cls_or_status, message, **ctx)
         return cls_or_status(message, **ctx)

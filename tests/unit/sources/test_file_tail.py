@@ -149,3 +149,18 @@ def test_missing_file_is_empty_until_it_appears(log):
     append(log, "hello\n")
     assert messages(src.fetch()) == ["hello"]
     assert src.fetch().truncated is False
+
+
+def test_unreadable_file_is_source_down_and_corrupt_cursor_is_state_error(log, tmp_path):
+    from aisre.errors import SourceDown, StateError
+
+    folder = tmp_path / "a_directory.log"
+    folder.mkdir()
+    with pytest.raises(SourceDown):
+        tail(str(folder)).fetch()      # open() fails (IsADirectoryError) even as root
+    append(log, "x\n")
+    store = MemoryStore()
+    src = tail(log, store)
+    store.set(src.state_key(log), "{not json")
+    with pytest.raises(StateError):
+        src.fetch()

@@ -114,3 +114,10 @@ def test_empty_config_builds_nothing_and_bad_values_are_config_errors():
     with pytest.raises(ConfigError) as ei:
         build_metric_sources({"prometheus": {"url": "http://p", "timeout_s": 0}})
     assert ei.value.path == "sources.prometheus"
+
+
+def test_public_api_is_exactly_all():
+    import aisre.sources as pkg
+
+    assert sorted(pkg.__all__) == sorted(set(pkg.__all__))
+    assert all(hasattr(pkg, name) for name in pkg.__all__)
