@@ -23,7 +23,7 @@ from aisre.errors import BadQuery, SourceDown, Timeout, ValidationError
 from aisre.models import LogRecord, Series
 from aisre.sources.base import LogBatch
 from aisre.sources.http import HttpClient, RetryPolicy
-from aisre.sources.normalize import iso_ms, level_of, make_series, parse_time, to_float
+from aisre.sources.normalize import as_list, as_map, iso_ms, level_of, make_series, parse_time, to_float
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class DatadogMetricSource:
             metric = str(item.get("metric") or item.get("expression") or query)
             labels = parse_scope(str(item.get("scope", "")))
             pts = []
-            for p in item.get("pointlist") or []:
+            for p in as_list(item.get("pointlist")):
                 ms = to_float(p[0]) if isinstance(p, (list, tuple)) and len(p) >= 2 else None
                 if ms is not None and start <= ms / 1000.0 <= end:
                     pts.append((ms / 1000.0, p[1]))
@@ -133,8 +133,8 @@ class DatadogLogSource:
             if not isinstance(body, Mapping):
                 raise SourceDown("unexpected Datadog logs response: not an object", integration="datadog",
                                  operation="logs.search")
-            meta = body.get("meta") or {}
-            if isinstance(meta, Mapping) and meta.get("status") == "timeout":
+            meta = as_map(body.get("meta"))
+            if meta.get("status") == "timeout":
                 raise Timeout("Datadog log search timed out on the server; the page is partial",
                               integration="datadog", operation="logs.search")
             data = body.get("data") or []
@@ -147,7 +147,8 @@ class DatadogLogSource:
                     skipped += 1
                 elif start <= rec.ts < end:
                     records.append(rec)
-            cursor = ((meta.get("page") or {}) if isinstance(meta, Mapping) else {}).get("after")
+            cursor = as_map(as_map(meta).get("page")).get("after")
+            cursor = cursor if isinstance(cursor, str) and cursor else None
             if len(records) >= limit:
                 truncated = bool(cursor) or len(records) > limit
                 break
@@ -162,18 +163,16 @@ class DatadogLogSource:
 def _log_record(event: Any) -> LogRecord | None:
     if not isinstance(event, Mapping):
         return None
-    attrs = event.get("attributes") or {}
-    if not isinstance(attrs, Mapping):
-        return None
+    attrs = as_map(event.get("attributes"))
     try:
         ts = parse_time(attrs.get("timestamp"), what="datadog log timestamp")
     except ValidationError:
         return None
     message = str(attrs.get("message") or "")
-    extra = attrs.get("attributes") if isinstance(attrs.get("attributes"), Mapping) else {}
+    extra = as_map(attrs.get("attributes"))
     fields = {"status": attrs.get("status"), **dict(extra)}
     return LogRecord(ts=ts, message=message, service=str(attrs.get("service") or ""),
                      level=level_of(fields, message), source="datadog",
                      attributes={"id": str(event.get("id", "")), "host": str(attrs.get("host") or ""),
-                                 "tags": list(attrs.get("tags") or []), **{k: v for k, v in extra.items()
+                                 "tags": [str(t) for t in as_list(attrs.get("tags"))], **{k: v for k, v in extra.items()
                                                                            if isinstance(k, str)}})

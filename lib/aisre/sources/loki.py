@@ -17,7 +17,7 @@ from aisre.errors import BadQuery, SourceDown
 from aisre.models import LogRecord
 from aisre.sources.base import LogBatch
 from aisre.sources.http import HttpClient, RetryPolicy
-from aisre.sources.normalize import json_fields, level_of, series_key, to_float
+from aisre.sources.normalize import as_list, as_map, json_fields, level_of, series_key, to_float
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class LokiLogSource:
             body = self.http.get_json("/loki/api/v1/query_range", {
                 "query": query, "start": str(cursor), "end": str(end_ns), "limit": want, "direction": "forward"},
                 operation="query_range")
-            entries = self._entries(body)
+            entries = [e for e in self._entries(body) if start_ns <= e[0] < end_ns or e[0] == start_ns]
             fresh = [e for e in entries if (e[0], e[1], e[2]) not in boundary]
             for ns, skey, line, labels in fresh:
                 if len(records) >= limit:
@@ -86,12 +86,12 @@ class LokiLogSource:
             raise BadQuery(f"Loki returned {data.get('resultType')!r}: use a log query, not a metric query",
                            integration="loki", operation="query_range", target=self.url)
         out: list[tuple[int, str, str, dict[str, str]]] = []
-        for stream in data.get("result") or []:
+        for stream in as_list(data.get("result")):
             if not isinstance(stream, Mapping):
                 continue
-            labels = {str(k): str(v) for k, v in (stream.get("stream") or {}).items()}
+            labels = {str(k): str(v) for k, v in as_map(stream.get("stream")).items()}
             skey = series_key("", labels)
-            for value in stream.get("values") or []:
+            for value in as_list(stream.get("values")):
                 if not isinstance(value, list) or len(value) < 2:
                     continue
                 ns = to_float(value[0])

@@ -20,6 +20,16 @@ from aisre.errors import ValidationError
 from aisre.models import Series
 
 
+def as_list(value: Any) -> list[Any]:
+    """``value`` if it is a list, else ``[]`` (vendor bodies are untrusted)."""
+    return value if isinstance(value, list) else []
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else ``{}`` (vendor bodies are untrusted)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def to_float(value: Any) -> float | None:
     """A finite float, or None for NaN, ±inf, None, booleans and anything unparseable."""
     if value is None or isinstance(value, bool):
@@ -121,8 +131,9 @@ _LEVELS = {
 }
 _LEVEL_FIELDS = ("level", "log.level", "severity", "status", "levelname", "loglevel", "lvl",
                  "detected_level", "severity_text")
-_LINE_LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRIT|CRITICAL|FATAL|PANIC|EMERG)\b",
-                         re.IGNORECASE)
+_LEVEL_WORDS = "TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|FATAL|PANIC|EMERG"
+# upper, lower and Title case spelled out: much faster than re.IGNORECASE on every log line
+_LINE_LEVEL = re.compile(r"\b(%s|%s|%s)\b" % (_LEVEL_WORDS, _LEVEL_WORDS.lower(), _LEVEL_WORDS.title()))
 
 
 def normalise_level(value: Any) -> str:
