@@ -50,6 +50,7 @@ class FileTailSource:
     """Log source that tails files (``paths``: a list, or a mapping path → service name)."""
 
     name = "files"
+    tails = True   # a cursor itself: aisre.sources.cursor.fetch_new reads it directly
 
     def __init__(self, paths: Sequence[str] | Mapping[str, str], state_store: StateStore | None = None, *,
                  start_at: str = "end", max_line_bytes: int = 1024 * 1024,

@@ -21,6 +21,7 @@ from aisre.sources.normalize import as_list, as_map, json_fields, level_of, seri
 
 log = logging.getLogger(__name__)
 
+_MAX_PAGE = 5000   # Loki's default max_entries_limit_per_query
 _SERVICE_LABELS = ("service_name", "service", "app", "application", "job", "container")
 
 
@@ -38,7 +39,7 @@ class LokiLogSource:
         if tenant:
             headers["X-Scope-OrgID"] = tenant
         self.url = url.rstrip("/")
-        self.page_size = max(1, min(5000, page_size))   # Loki's max_entries_limit_per_query default
+        self.page_size = max(1, min(_MAX_PAGE - 1, page_size))
         self.http = http or HttpClient(self.url, integration="loki", timeout_s=timeout_s, headers=headers,
                                        retry=retry, **http_kw)
 
@@ -53,7 +54,8 @@ class LokiLogSource:
         boundary: set[tuple[int, str, str]] = set()   # entries already returned at the current start instant
         cursor = start_ns
         while True:
-            want = min(self.page_size, limit - len(records) + len(boundary) + 1)
+            # entries at the boundary instant come back again: ask for them on top of a page
+            want = min(_MAX_PAGE, len(boundary) + min(self.page_size, limit - len(records)) + 1)
             body = self.http.get_json("/loki/api/v1/query_range", {
                 "query": query, "start": str(cursor), "end": str(end_ns), "limit": want, "direction": "forward"},
                 operation="query_range")
@@ -65,7 +67,7 @@ class LokiLogSource:
                 records.append(_record(ns, line, labels))
             if len(entries) < want:
                 return LogBatch(records, truncated=False)
-            if not fresh:   # a full page of entries at one instant, all seen: cannot advance without loss
+            if not fresh:   # over _MAX_PAGE entries at one instant: cannot page further without loss
                 log.warning("loki: more than %d entries at one nanosecond; stopping (truncated)", want)
                 return LogBatch(records, truncated=True)
             last_ns = entries[-1][0]
