@@ -9,9 +9,10 @@ settle_s)``, drops records already delivered at the boundary, and advances the c
 * to the last returned record's time when the batch was cut at ``limit`` (the rest comes next poll);
 * not at all when the source raised: the error propagates and the next poll re-reads the window.
 
-The cursor is saved only after ``fetch`` returned, so a record is never skipped; a crash between
-saving and dispatching could deliver a batch twice, never zero times, if the caller saves after
-dispatching (pass ``commit_cursor=False`` and call :func:`commit` yourself).
+The cursor is saved only after ``fetch`` returned. By default it is saved at once (a crash before
+the caller dispatches loses that batch); pass ``commit_cursor=False`` and call
+``result.commit(store)`` after dispatching to get at-least-once instead (a crash in between
+re-delivers the batch, never drops it).
 
 ``settle_s`` waits for late-indexed records (Elasticsearch refresh, CloudWatch ingestion, Datadog
 indexing): records that show up with a timestamp older than the cursor are otherwise missed by any
@@ -66,6 +67,14 @@ class NewRecords:
     records: LogBatch
     cursor: Cursor
     previous: Cursor | None
+    key: str = ""
+    source: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def commit(self, store: StateStore) -> None:
+        """Save the cursor (and a tailing source's offsets): call after the records are dispatched."""
+        if getattr(self.source, "tails", False):
+            self.source.commit()
+        commit(store, self.key, self.cursor)
 
 
 def fetch_new(source: LogSource, query: str, store: StateStore, *, now: float, stream: str | None = None,
@@ -80,14 +89,14 @@ def fetch_new(source: LogSource, query: str, store: StateStore, *, now: float, s
     prev = load_cursor(store, key)
     end = now - settle_s
     if getattr(source, "tails", False):   # the source keeps its own offsets
-        batch = source.fetch(query, prev.ts if prev else end - initial_lookback_s, end, limit)
+        batch = source.fetch(query, prev.ts if prev else end - initial_lookback_s, end, limit, commit=commit_cursor)
         nxt = Cursor(end)
         if commit_cursor:
             commit(store, key, nxt)
-        return NewRecords(batch if isinstance(batch, LogBatch) else LogBatch(batch), nxt, prev)
+        return NewRecords(batch if isinstance(batch, LogBatch) else LogBatch(batch), nxt, prev, key, source)
     start = prev.ts if prev else end - initial_lookback_s
     if end <= start:
-        return NewRecords(LogBatch(), prev or Cursor(start), prev)
+        return NewRecords(LogBatch(), prev or Cursor(start), prev, key, source)
     seen = set(prev.seen) if prev else set()
     raw = source.fetch(query, start, end, limit + len(seen))
     batch = raw if isinstance(raw, LogBatch) else LogBatch(raw)
@@ -106,4 +115,4 @@ def fetch_new(source: LogSource, query: str, store: StateStore, *, now: float, s
         nxt = Cursor(end)
     if commit_cursor:
         commit(store, key, nxt)
-    return NewRecords(LogBatch(fresh, truncated=truncated, skipped=batch.skipped), nxt, prev)
+    return NewRecords(LogBatch(fresh, truncated=truncated, skipped=batch.skipped), nxt, prev, key, source)

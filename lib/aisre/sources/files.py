@@ -8,8 +8,9 @@ bound nothing and are accepted for protocol compatibility. ``query`` is a regula
 Guarantees
 ----------
 * The offset advances only past lines that were returned (or filtered out), and is saved to the
-  :class:`~aisre.state.StateStore` under ``aisre.cursor.files.<hash of the path>`` after each
-  file, so a restart resumes exactly where the last fetch stopped.
+  :class:`~aisre.state.StateStore` under ``aisre.cursor.files.<hash of the path>`` when the fetch
+  ends (or, with ``commit=False``, when the caller calls :meth:`FileTailSource.commit` after
+  dispatching), so a restart resumes exactly where the last committed fetch stopped.
 * A partial last line (no newline yet) is left for the next fetch, unless the file was rotated
   away, in which case it is the file's last line and is returned.
 * Rotation by rename (``app.log`` → ``app.log.1``, new ``app.log``): the rest of the old file is
@@ -54,7 +55,8 @@ class FileTailSource:
 
     def __init__(self, paths: Sequence[str] | Mapping[str, str], state_store: StateStore | None = None, *,
                  start_at: str = "end", max_line_bytes: int = 1024 * 1024,
-                 max_bytes_per_fetch: int = 16 * 1024 * 1024, clock: Callable[[], float] = time.time) -> None:
+                 max_bytes_per_fetch: int = 16 * 1024 * 1024, auto_commit: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
         if start_at not in ("beginning", "end"):
             raise ValueError("start_at must be 'beginning' or 'end'")
         if isinstance(paths, Mapping):
@@ -65,7 +67,9 @@ class FileTailSource:
         self.start_at = start_at
         self.max_line_bytes = max_line_bytes
         self.max_bytes_per_fetch = max_bytes_per_fetch
+        self.auto_commit = auto_commit
         self.clock = clock
+        self._pending: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -83,11 +87,22 @@ class FileTailSource:
         return state if isinstance(state, dict) else None
 
     def _save(self, path: str, state: dict[str, Any]) -> None:
-        self.store.set(self.state_key(path), json.dumps(state, sort_keys=True))
+        self._pending[path] = dict(state)
+
+    def commit(self) -> None:
+        """Save the offsets reached by the last ``fetch`` (done by ``fetch`` itself when auto_commit)."""
+        for path, state in list(self._pending.items()):
+            self.store.set(self.state_key(path), json.dumps(state, sort_keys=True))
+            del self._pending[path]
 
     # ------------------------------------------------------------------ LogSource
 
-    def fetch(self, query: str = "", start: float = 0.0, end: float = float("inf"), limit: int = 1000) -> LogBatch:
+    def fetch(self, query: str = "", start: float = 0.0, end: float = float("inf"), limit: int = 1000, *,
+              commit: bool | None = None) -> LogBatch:
+        """New lines since the committed offsets. ``commit`` (default ``auto_commit``) saves the new
+        offsets at once; with ``commit=False`` call :meth:`commit` after the records are safe, and
+        a fetch before that reads the same lines again."""
+        self._pending.clear()
         try:
             pattern = re.compile(query) if query else None
         except re.error as exc:
@@ -102,6 +117,8 @@ class FileTailSource:
                 break
             more = self._tail(path, service, pattern, limit - len(records), budget, records)
             truncated = truncated or more
+        if self.auto_commit if commit is None else commit:
+            self.commit()
         return LogBatch(records, truncated=truncated)
 
     # ------------------------------------------------------------------ internals

@@ -105,3 +105,23 @@ def test_file_tail_is_read_directly(tmp_path):
     with open(path, "a") as fh:
         fh.write("two\n")                         # the same text again is a new line, not a duplicate
     assert [r.message for r in fetch_new(src, "", store, now=T0 + 1).records] == ["two"]
+
+
+def test_commit_after_dispatch_redelivers_until_committed(loki, tmp_path):
+    loki.add(T0 + 1, "x")
+    store = MemoryStore()
+    src = LokiLogSource(LOKI)
+    first = fetch_new(src, '{app="a"}', store, now=T0 + 10, initial_lookback_s=60, commit_cursor=False)
+    again = fetch_new(src, '{app="a"}', store, now=T0 + 10, initial_lookback_s=60, commit_cursor=False)
+    assert [r.message for r in first.records] == [r.message for r in again.records] == ["x"]
+    again.commit(store)
+    assert poll(src, store, T0 + 20) == []
+    # the same contract for the file tail, whose offsets live in the source
+    path = tmp_path / "b.log"
+    path.write_text("one\n")
+    tail = FileTailSource([str(path)], store, start_at="beginning")
+    res = fetch_new(tail, "", store, now=T0, commit_cursor=False)
+    assert [r.message for r in res.records] == ["one"]
+    assert [r.message for r in fetch_new(tail, "", store, now=T0, commit_cursor=False).records] == ["one"]
+    fetch_new(tail, "", store, now=T0, commit_cursor=False).commit(store)
+    assert list(fetch_new(tail, "", store, now=T0).records) == []
