@@ -120,7 +120,8 @@ def main() -> None:
     out.write_text(
         "## Sources throughput\n\n"
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (shared), Python {platform.python_version()}; medians of {REPEAT} runs "
+        f"{os.cpu_count()} CPUs (shared; load average {os.getloadavg()[0]:.1f} at the end), "
+        f"Python {platform.python_version()}; medians of {REPEAT} runs "
         "(3 for the file tail).\n\n"
         f"{table}\n\nReproduce: `PYTHONPATH=lib /work/main/.venv/bin/python bench/sources_throughput.py`\n",
         encoding="utf-8")

@@ -147,7 +147,7 @@ class DatadogLogSource:
                     skipped += 1
                 elif start <= rec.ts < end:
                     records.append(rec)
-            cursor = as_map(as_map(meta).get("page")).get("after")
+            cursor = as_map(meta.get("page")).get("after")
             cursor = cursor if isinstance(cursor, str) and cursor else None
             if len(records) >= limit:
                 truncated = bool(cursor) or len(records) > limit
@@ -173,6 +173,6 @@ def _log_record(event: Any) -> LogRecord | None:
     fields = {"status": attrs.get("status"), **dict(extra)}
     return LogRecord(ts=ts, message=message, service=str(attrs.get("service") or ""),
                      level=level_of(fields, message), source="datadog",
-                     attributes={"id": str(event.get("id", "")), "host": str(attrs.get("host") or ""),
-                                 "tags": [str(t) for t in as_list(attrs.get("tags"))], **{k: v for k, v in extra.items()
-                                                                           if isinstance(k, str)}})
+                     attributes={**{k: v for k, v in extra.items() if isinstance(k, str)},
+                                 "id": str(event.get("id", "")), "host": str(attrs.get("host") or ""),
+                                 "tags": [str(t) for t in as_list(attrs.get("tags"))]})
