@@ -175,3 +175,10 @@ def test_loki_empty_result_and_limit():
                                                        "values": [[ns(T0 + i), f"l{i}"] for i in range(5)]}))
     batch = LokiLogSource(LOKI).fetch('{app="a"}', T0, T0 + 60, limit=3)
     assert [r.message for r in batch] == ["l0", "l1", "l2"] and batch.truncated and batch.resume_ts == T0 + 2
+
+
+@responses.activate
+def test_es_empty_result():
+    responses.post(SEARCH, json=es_body([]))
+    batch = ElasticsearchLogSource(ES, "logs-app").fetch("service.name:none", T0, T0 + 60)
+    assert list(batch) == [] and not batch.truncated and batch.skipped == 0
