@@ -287,11 +287,8 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
         from aisre.sources import build_metric_sources
         metric_sources = build_metric_sources(config)
     if log_sources is None:
-        try:
-            from aisre.sources import build_log_sources
-            log_sources = build_log_sources(config)
-        except ImportError:
-            log_sources = {}
+        from aisre.sources import build_log_sources
+        log_sources = build_log_sources(config, store)
     if executors is None:
         from aisre.remediate.registry import build_executors
         executors = build_executors(config, store)
