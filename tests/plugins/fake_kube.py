@@ -215,8 +215,14 @@ class FakeKube:
             st.update({"observedGeneration": obj["metadata"]["generation"], "replicas": n, "updatedReplicas": n,
                        "readyReplicas": n, "availableReplicas": n})
             if resource == "statefulsets":
-                st.update({"currentReplicas": n, "currentRevision": f"{name}-r{obj['metadata']['generation']}",
-                           "updateRevision": f"{name}-r{obj['metadata']['generation']}"})
+                partition = ((obj["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0)
+                rev = f"{name}-r{obj['metadata']['generation']}"
+                st["updatedReplicas"] = max(0, n - partition)
+                st["updateRevision"] = rev
+                if partition == 0:
+                    st.update({"currentReplicas": n, "currentRevision": rev})
+                else:
+                    st.setdefault("currentRevision", f"{name}-r0")
 
     def complete_all(self) -> None:
         with self.lock:

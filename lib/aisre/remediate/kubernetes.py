@@ -3,9 +3,10 @@
 Every action is ``plan -> precheck -> execute -> verify``:
 
 * ``restart_deployment`` - patch ``spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]``
-  (what ``kubectl rollout restart`` does) on a Deployment or a RollingUpdate StatefulSet (the controller
-  replaces one pod at a time from the highest ordinal, honouring ``partition``). OnDelete StatefulSets
-  are refused at precheck (a human rolls them).
+  (what ``kubectl rollout restart`` does) on a Deployment. On a RollingUpdate StatefulSet the partition is
+  raised to N with the patch, then lowered one ordinal at a time (highest first), each step only when the
+  PodDisruptionBudgets covering the pods allow a disruption and after the previous pod is Ready again.
+  OnDelete StatefulSets and ones already staged with a partition are refused at precheck (a human rolls them).
 * ``scale_deployment`` - one step through the ``/scale`` subresource, capped at ``max_scale_factor`` x
   current and ``max_replicas``, never to 0.
 * ``rollback_deployment`` - the deployment's ReplicaSets (owner uid + revision annotation), previous
@@ -283,6 +284,14 @@ class KubernetesExecutor:
             strategy = obj.spec.update_strategy.type if obj.spec.update_strategy else "RollingUpdate"
             if strategy == "OnDelete":
                 return Check(ok=False, detail="StatefulSet uses OnDelete: a human rolls it", observed=observed)
+            ru = obj.spec.update_strategy.rolling_update if obj.spec.update_strategy else None
+            if ru is not None and (ru.partition or 0) > 0:
+                return Check(ok=False, detail=f"StatefulSet partition is {ru.partition} (a staged rollout): a human "
+                                              "decides", observed=observed)
+            blocked = self._pdb_blocking(f["namespace"], obj.spec.template.metadata.labels or {})
+            if blocked:
+                return Check(ok=False, detail=f"PodDisruptionBudget {blocked} allows no disruption now",
+                             observed=observed)
         complete, why = rollout_state(obj)
         if not complete:
             return Check(ok=False, detail=f"a rollout is already in progress ({why})", observed=observed)
@@ -290,14 +299,70 @@ class KubernetesExecutor:
             return Check(ok=False, detail="symptom no longer present", observed=observed)
         return Check(ok=True, detail="workload exists and is stable", observed=observed)
 
+    def _pdb_blocking(self, ns: str, labels: Mapping[str, str]) -> str:
+        """Name of a PodDisruptionBudget covering ``labels`` that allows no disruption now ('' if none)."""
+        pdbs = self._call("list", f"poddisruptionbudgets/{ns}", self.policy.list_namespaced_pod_disruption_budget,
+                          ns).items
+        for pdb in pdbs:
+            match = (pdb.spec.selector.match_labels if pdb.spec and pdb.spec.selector else None) or {}
+            if match and all(labels.get(k) == v for k, v in match.items()):
+                if pdb.status is None or (pdb.status.disruptions_allowed or 0) < 1:
+                    return pdb.metadata.name
+        return ""
+
+    def _patch_sts(self, ns: str, name: str, body: Mapping[str, Any], **kw: Any) -> Any:
+        return self._call("patch", f"statefulset/{ns}/{name}", self.apps.patch_namespaced_stateful_set, name, ns,
+                          body, _content_type=SMP, **kw)
+
+    def _restart_statefulset(self, plan: Plan, stamp: str, dry_run: bool) -> ActionResult:
+        """RollingUpdate StatefulSet, one pod at a time by lowering the partition from N to 0; before each step
+        the PodDisruptionBudgets covering the pods must allow a disruption. Stops (partition left where it is,
+        never retried) when a PDB refuses or a step does not become ready in time."""
+        f, name, ns = plan.facts, plan.request.target.name, plan.facts["namespace"]
+        n = int(f["replicas"])
+        template = {"metadata": {"annotations": {RESTARTED_AT: stamp}}}
+        if dry_run:
+            obj = self._patch_sts(ns, name, {"spec": {"template": template}}, dry_run="All")
+            return self._ok(plan, f"StatefulSet {ns}/{name} restartedAt={stamp}, {n} pods one at a time", True,
+                            restarted_at=stamp, generation=obj.metadata.generation)
+        self._patch_sts(ns, name, {"spec": {"template": template, "updateStrategy": {
+            "type": "RollingUpdate", "rollingUpdate": {"partition": n}}}})
+        done: list[int] = []
+        for ordinal in reversed(range(n)):
+            sts = self._read_workload("StatefulSet", name, ns)
+            blocked = self._pdb_blocking(ns, sts.spec.template.metadata.labels or {})
+            if blocked:
+                return self._stopped(plan, f"PodDisruptionBudget {blocked} allows no disruption before pod "
+                                           f"{name}-{ordinal}", ordinal + 1, done, stamp)
+            self._patch_sts(ns, name, {"spec": {"updateStrategy": {"rollingUpdate": {"partition": ordinal}}}})
+
+            def probe(o: int = ordinal) -> tuple[bool, str, Mapping[str, Any]]:
+                cur = self._read_workload("StatefulSet", name, ns)
+                ok, why = rollout_state(cur)
+                return ok and (cur.status.updated_replicas or 0) >= n - o, why, {"partition": o}
+
+            step = self._wait(f"pod {name}-{ordinal}", probe)
+            if not step.ok:
+                return self._stopped(plan, step.detail, ordinal, done, stamp)
+            done.append(ordinal)
+        return self._ok(plan, f"StatefulSet {ns}/{name} restartedAt={stamp}: {n} pods replaced one at a time", False,
+                        restarted_at=stamp, ordinals=done)
+
+    def _stopped(self, plan: Plan, why: str, partition: int, done: list[int], stamp: str) -> ActionResult:
+        r = plan.request
+        return ActionResult(action=r.action, service=r.service, status=ActionStatus.FAILED,
+                            target=f"kubernetes/{plan.facts['namespace']}/{r.target.name}",
+                            detail=f"StatefulSet restart stopped: {why}; partition left at {partition} "
+                                   f"({len(done)} pods restarted) for a human to finish",
+                            error=why, evidence={"restarted_at": stamp, "ordinals": done, "partition": partition})
+
     def _execute_restart_deployment(self, plan: Plan, dry_run: bool) -> ActionResult:
         f, name = plan.facts, plan.request.target.name
         stamp = _now_iso(self.wall_clock())
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         kw = {"dry_run": "All"} if dry_run else {}
         if f["kind"] == "StatefulSet":
-            obj = self._call("patch", f"statefulset/{f['namespace']}/{name}", self.apps.patch_namespaced_stateful_set,
-                             name, f["namespace"], body, _content_type=SMP, **kw)
+            return self._restart_statefulset(plan, stamp, dry_run)
         else:
             obj = self._call("patch", f"deployment/{f['namespace']}/{name}", self.apps.patch_namespaced_deployment,
                              name, f["namespace"], body, _content_type=SMP, **kw)

@@ -119,11 +119,50 @@ def test_namespaces_are_limited(fake_kube, executor):
     assert not fake_kube.calls_to("PATCH")
 
 
-def test_statefulset_rolling_restart_with_partition(fake_kube, executor):
+STS = "/apis/apps/v1/namespaces/prod/statefulsets/db"
+
+
+def test_statefulset_restart_one_pod_at_a_time_through_the_partition(fake_kube, executor):
     fake_kube.add_statefulset("db", "prod", replicas=3)
+    fake_kube.add_pdb("db-pdb", "prod", {"app": "db"}, disruptions_allowed=1)
     r = run_action(executor(), req(name="db", params={"kind": "StatefulSet"}))
     assert r.status is ActionStatus.SUCCEEDED, r
-    assert fake_kube.calls_to("PATCH", "/statefulsets/db")
+    patches = [c.body["spec"] for c in fake_kube.calls_to("PATCH", "/statefulsets/db")]
+    assert RESTARTED_AT in patches[0]["template"]["metadata"]["annotations"]
+    assert [p["updateStrategy"]["rollingUpdate"]["partition"] for p in patches] == [3, 2, 1, 0]
+    assert r.evidence["ordinals"] == [2, 1, 0]
+    assert fake_kube.get(STS)["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 0
+
+
+def test_statefulset_restart_waits_for_a_pdb_and_stops_when_it_refuses(fake_kube, executor):
+    fake_kube.add_statefulset("db", "prod", replicas=3)
+    pdb = fake_kube.add_pdb("db-pdb", "prod", {"app": "db"}, disruptions_allowed=1)
+    steps = []
+
+    def sleep(s):
+        fake_kube.complete_all()
+        steps.append(s)
+        if len(steps) == 1:                 # after the first pod, the budget is used up
+            pdb["status"]["disruptionsAllowed"] = 0
+
+    r = run_action(executor(sleep=sleep), req(name="db", params={"kind": "StatefulSet"}))
+    assert r.status is ActionStatus.FAILED and "db-pdb" in r.error
+    assert r.evidence["ordinals"] == [2] and r.evidence["partition"] == 2
+    assert fake_kube.get(STS)["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 2
+
+
+def test_statefulset_restart_skipped_when_pdb_allows_nothing(fake_kube, executor):
+    fake_kube.add_statefulset("db", "prod", replicas=3)
+    fake_kube.add_pdb("db-pdb", "prod", {"app": "db"}, disruptions_allowed=0)
+    r = run_action(executor(), req(name="db", params={"kind": "StatefulSet"}))
+    assert r.status is ActionStatus.SKIPPED and "db-pdb" in r.detail
+    assert not fake_kube.calls_to("PATCH")
+
+
+def test_staged_statefulset_is_left_to_humans(fake_kube, executor):
+    fake_kube.add_statefulset("db", "prod", replicas=3, partition=2)
+    r = run_action(executor(), req(name="db", params={"kind": "StatefulSet"}))
+    assert r.status is ActionStatus.SKIPPED and "partition" in r.detail
 
 
 def test_ondelete_statefulset_is_left_to_humans(fake_kube, executor):
