@@ -95,7 +95,9 @@ def from_config(config: Any, store: Any = None) -> "KubernetesExecutor | None":
     safety = getattr(config, "safety", None)
     return KubernetesExecutor(build_kube_client(kcfg), tuple(kcfg.get("allowed_namespaces") or ()),
                               max_scale_factor=getattr(safety, "max_scale_factor", 2.0),
-                              max_replicas=getattr(safety, "max_replicas", 50))
+                              max_replicas=getattr(safety, "max_replicas", 50),
+                              rollout_timeout_s=float(kcfg.get("rollout_timeout_s", 600)),
+                              restart_threshold=int(kcfg.get("crashloop_restart_threshold", 5)))
 
 
 def _now_iso(ts: float) -> str:
