@@ -108,3 +108,13 @@ def test_flushall_only_when_configured():
 def test_sim_targets_share_the_registry():
     assert safety_of(req("restart_deployment", kind="sim")) is Safety.SAFE
     assert safety_of(req("scale_deployment", {"replicas": 0}, kind="sim")) is Safety.FORBIDDEN
+
+
+def test_docs_table_lists_every_action():
+    import pathlib
+
+    doc = (pathlib.Path(__file__).resolve().parents[3] / "docs" / "remediation.md").read_text()
+    for name, spec in ACTIONS.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, name
+        assert f"| {spec.target_kind} |" in row and spec.safety.value in row, name
