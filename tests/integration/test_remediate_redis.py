@@ -74,7 +74,7 @@ def test_flushall_forbidden_unless_configured(rds):
     # even if the registry were bypassed, the executor refuses on its own
     r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req("redis_flushall"),
                    targets={"redis": {"allow_flushall": True}})
-    assert r.status is ActionStatus.FAILED and "forbidden" in r.error.lower() and rds.dbsize() == 110
+    assert r.status is ActionStatus.DENIED and "forbidden" in r.error.lower() and rds.dbsize() == 110
     r = run_action(RedisExecutor(rds, allow_flushall=True), req("redis_flushall"),
                    targets={"redis": {"allow_flushall": True}})
     assert r.status is ActionStatus.SUCCEEDED and rds.dbsize() == 0

@@ -9,6 +9,7 @@
 3. classification transient -> WATCH; unknown_critical / unknown_minor -> ESCALATE.
 4. no runbook, or ``auto_remediate: false`` -> ESCALATE; no proposed action -> ESCALATE; an action that
    is not one of the matched runbook's actions -> ESCALATE (the LLM only chooses among them).
+   A request for a service the incident does not touch -> ESCALATE.
 5. attempts >= max_attempts (the smaller of ``safety.max_attempts`` and the runbook action's) -> ESCALATE.
 6. global rate limit (``max_actions_per_window`` per ``rate_window_minutes``) reached -> ESCALATE.
 7. the service's lease held by another owner -> WATCH.
@@ -185,7 +186,10 @@ class Guardrails:
         mode = self.mode()
         if mode is Mode.OFF:
             return Decision(verdict=Verdict.WATCH, reasons=("mode off: do nothing",), request=request, mode=mode)
-        verdict, reasons, safety = self._policy(incident, diagnosis, runbook, request, owner)
+        try:
+            verdict, reasons, safety = self._policy(incident, diagnosis, runbook, request, owner)
+        except StateError as exc:          # leases / rate limit unreadable: a human decides
+            verdict, reasons, safety = Verdict.ESCALATE, (f"state store unavailable: {exc}",), None
         severity = diagnosis.severity if diagnosis is not None else incident.severity
         if mode is Mode.SHADOW:
             reasons = (f"shadow mode: record only (would {verdict.value})",) + reasons
@@ -230,10 +234,9 @@ class Guardrails:
         rb_action = runbook.action(request.action)
         if rb_action is None:
             return Verdict.ESCALATE, (f"{request.action} is not an action of runbook {runbook.id}",), safety
-        assert safety is not None
-        declared = rb_action.safety
-        if declared is not None and stricter(declared, safety) is not safety:
-            safety = declared
+        if request.service and request.service != incident.service and request.service not in incident.services:
+            return Verdict.ESCALATE, (f"the request acts on {request.service}, outside incident {incident.id}",), safety
+        safety = stricter(rb_action.safety, safety)
         reasons: list[str] = [f"{request.action} is {safety.value}"]
         max_attempts = min(self.safety.max_attempts, rb_action.max_attempts or self.safety.max_attempts)
         if incident.attempts >= max_attempts:

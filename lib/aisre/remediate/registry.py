@@ -5,6 +5,8 @@
 * a forbidden request (registry, :func:`aisre.policy.actions.enforce`) -> ``DENIED``, always, whatever
   decided before - this is the last line of the forbidden list;
 * ``guardrails.check`` refusing (mode, rate limit) -> ``DENIED``;
+* an executor refusing with PolicyDenied/ForbiddenAction (its own second line: namespace, scale to zero,
+  pattern not evictable) -> ``DENIED``;
 * precheck not ok (symptom gone, object already in the wanted state, rollout in progress) -> ``SKIPPED``;
 * any exception -> ``FAILED`` with the error text; a mutation is never retried here.
 """
@@ -135,6 +137,9 @@ def _run(executor: Executor, request: ActionRequest, dry_run: bool, started: flo
                        detail=executed.detail if verify.ok else f"{executed.detail}; verify failed: {verify.detail}",
                        precheck=precheck, verify=verify, evidence=evidence,
                        error="" if verify.ok else f"verify: {verify.detail}")
+    except PolicyDenied as exc:      # an executor's own limit (namespace, scale to zero, pattern): nothing ran
+        return _result(request, ActionStatus.DENIED, started, clock, detail=f"denied by the executor at {step}",
+                       precheck=precheck, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - run_action never raises; the step says where it broke
         return _result(request, ActionStatus.FAILED, started, clock, detail=f"failed at {step}",
                        precheck=precheck, error=f"{type(exc).__name__}: {exc}")

@@ -269,3 +269,37 @@ def test_check_denies_in_non_acting_modes():
             g.check(request())
     g, _, _ = make("limited")
     assert g.check(request()) is Safety.SAFE
+
+
+def test_request_for_a_service_outside_the_incident_escalates():
+    g, _, _ = make()
+    other = ActionRequest(action="restart_deployment", service="payments", incident_id="inc-1",
+                          target=Target(kind="kubernetes", name="payments", namespace="prod"))
+    d = g.decide(incident(), diag(), RUNBOOK, other)
+    assert d.verdict is Verdict.ESCALATE and "outside incident" in d.reasons[0]
+
+
+def test_broken_state_store_escalates_instead_of_crashing():
+    from aisre.errors import StateError
+
+    class RateBroken(MemoryStore):
+        def get(self, key):
+            if key.startswith("aisre.rate") or key.startswith("aisre.lease"):
+                raise StateError("datastore get failed", key=key)
+            return super().get(key)
+
+    g = Guardrails(SafetyConfig(mode="autonomous"), RateBroken())
+    d = decide(g)
+    assert d.verdict is Verdict.ESCALATE and "state store unavailable" in d.reasons[0]
+
+
+def test_corrupt_state_file_never_acts(tmp_path):
+    from aisre.state import FileStore
+
+    path = tmp_path / "state.json"
+    store = FileStore(str(path))
+    store.set("aisre.mode", "autonomous")
+    g = Guardrails(SafetyConfig(mode="autonomous"), store)
+    assert decide(g).verdict is Verdict.ACT
+    path.write_text("{corrupt")
+    assert decide(g).verdict is Verdict.RECORD              # mode unreadable -> shadow

@@ -113,9 +113,9 @@ def test_a_timed_out_mutation_is_never_repeated(fake_kube, executor, method, act
 def test_namespaces_are_limited(fake_kube, executor):
     fake_kube.add_deployment("web", "prod")
     r = run_action(executor(allowed_namespaces=("staging",)), req())
-    assert r.status is ActionStatus.FAILED and "allowed_namespaces" in r.error
+    assert r.status is ActionStatus.DENIED and "allowed_namespaces" in r.error
     r = run_action(executor(), req(ns="kube-system", name="coredns"))
-    assert r.status is ActionStatus.FAILED and "protected" in r.error
+    assert r.status is ActionStatus.DENIED and "protected" in r.error
     assert not fake_kube.calls_to("PATCH")
 
 
