@@ -95,11 +95,20 @@ class Agent:
                     self._seen_changes.add(change.id)
                     self.correlator.add_change(change)
                     self.on_event("change", {"ts": change.ts, "service": change.service, "version": change.version})
-        self.metric_watch.poll_once(now)
-        self.metric_watch.drain_outbox(report.signals.append)
-        if self.log_watch is not None:
-            self.log_watch.poll_once(now)
-            self.log_watch.drain_outbox(report.signals.append)
+        from aisre.health import record_heartbeat
+        for kind, watcher in (("metrics", self.metric_watch), ("logs", self.log_watch)):
+            if watcher is None:
+                continue
+            try:
+                watcher.poll_once(now)
+                sent = watcher.drain_outbox(report.signals.append)
+                st = watcher.stats
+                record_heartbeat(self.store, kind, now=now, polled=st.polled, points=st.points, errors=st.errors,
+                                 sent=sent)
+            except Exception as exc:  # a broken watcher must not stop the other one or the follow-ups
+                log.error("%s watcher failed: %s", kind, exc)
+                record_heartbeat(self.store, kind, now=now, polled=0, points=0, errors=(),
+                                 fatal=f"{type(exc).__name__}: {exc}")
         for signal in report.signals:
             self.handle_signal(signal, now, report)
         self.follow_up(now, report)

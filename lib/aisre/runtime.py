@@ -119,6 +119,31 @@ class Runtime:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
 
+    # ------------------------------------------------------------------ self-monitoring
+    def health(self, probe_sources: bool = True) -> dict[str, Any]:
+        from aisre import health
+        try:
+            retriever = self.retriever
+        except Exception:  # a broken knowledge base is a health finding, not a crash of the health check
+            retriever = None
+        try:
+            sources = self.metric_sources if probe_sources else None
+        except Exception:
+            sources = None
+        report = health.check(self.config, self.store, now=self.clock(), mode=self.guardrails.mode().value,
+                              metric_sources=sources, retriever=retriever, probe_sources=probe_sources)
+        return {**report.to_dict(), "ok": report.ok, "text": report.table()}
+
+    def check_health(self, max_age_s: float | None = None) -> dict[str, Any]:
+        """Timer rule entry point: page (normal path + independent fallback route) when a sensor is stale or failing."""
+        from aisre import health
+        report = health.check(self.config, self.store, now=self.clock(), mode=self.guardrails.mode().value,
+                              probe_sources=False, max_age_s=max_age_s)
+        receipts = health.alert(report, dispatcher=self.dispatcher, fallback=health.fallback_notifiers(self.config),
+                                store=self.store, audit=self.audit)
+        return {"ok": report.ok, "problems": [c.to_dict() for c in report.problems],
+                "receipts": [r.to_dict() for r in receipts], "text": report.table()}
+
     # ------------------------------------------------------------------ steps (one per workflow task)
     def mode(self) -> dict[str, Any]:
         return {"mode": self.guardrails.mode().value}
