@@ -119,6 +119,52 @@ class Runtime:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
 
+    # ------------------------------------------------------------------ approvals
+    def announce_approval(self, inquiry_id: str, route: str = "", *, api_url: str | None = None,
+                          token: str | None = None) -> dict[str, Any]:
+        """A core.ask is waiting: find its incident through st2's API, remember the link, ask the humans."""
+        import requests
+
+        from aisre.errors import IntegrationError, http_error
+        api_url = (api_url or os.environ.get("ST2_ACTION_API_URL", "")).rstrip("/")
+        token = token or os.environ.get("ST2_ACTION_AUTH_TOKEN", "")
+        headers = {"X-Auth-Token": token}
+
+        def get(path: str) -> dict[str, Any]:
+            try:
+                r = requests.get(f"{api_url}{path}", headers=headers, timeout=10)
+            except requests.RequestException as exc:
+                raise IntegrationError(f"st2 API unreachable: {type(exc).__name__}", integration="st2",
+                                       operation="GET " + path) from None
+            if r.status_code >= 400:
+                raise http_error(r.status_code, f"st2 API error on {path}", integration="st2", operation="GET")
+            return r.json()
+
+        if not api_url:
+            raise IntegrationError("no st2 API URL (ST2_ACTION_API_URL)", integration="st2")
+        execution = get(f"/executions/{inquiry_id}")
+        parent_id = execution.get("parent") or ""
+        params = get(f"/executions/{parent_id}").get("parameters", {}) if parent_id else {}
+        incident_id = params.get("incident_id", "")
+        request = params.get("request") or {}
+        if not incident_id:
+            return {"inquiry_id": inquiry_id, "incident_id": "", "announced": False,
+                    "detail": "not an aisre approval (no incident_id on the parent workflow)"}
+        ttl = self.config.safety.approval_ttl_minutes * 60 * 2
+        self.store.set(f"aisre.approval.{incident_id}", inquiry_id, ttl_s=ttl)
+        incident = self.incident(incident_id)
+        incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
+        incident = steps.add_timeline(incident, self.clock(), "decided",
+                                      f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
+        self.correlator.save(incident)
+        text = (f"Approval needed: {request.get('action', '?')} on {request.get('service', incident.service)} "
+                f"({request.get('reason', '')}). Reply `aisre approve {incident_id}` or `aisre deny {incident_id}`, "
+                f"or `st2 inquiry respond {inquiry_id} -r '{{\"approved\": true}}'`.")
+        receipts = steps.notify(incident, "approval", text, dispatcher=self.dispatcher, audit=self.audit,
+                                environment=self.config.environment, links={"inquiry": inquiry_id})
+        return {"inquiry_id": inquiry_id, "incident_id": incident_id, "announced": True,
+                "receipts": [r.to_dict() for r in receipts]}
+
     # ------------------------------------------------------------------ self-monitoring
     def health(self, probe_sources: bool = True) -> dict[str, Any]:
         from aisre import health
