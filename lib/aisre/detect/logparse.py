@@ -10,8 +10,9 @@ Algorithm ("sibling evidence", our own; ideas from Drain, Brain and the Loghub s
 3. **Generalise on evidence, not on a similarity threshold.** For every cluster and every constant
    position ``p`` the miner indexes the *family key* "the template with ``p`` replaced by ``<*>``".
    Clusters that share a family key differ in exactly one token. When a family holds
-   ``min_siblings`` clusters (3 by default; 2 when the differing tokens look like identifiers —
-   they contain ``. / _ : @ -`` or mixed case), position ``p`` is a variable: the family merges
+   ``min_siblings`` clusters (4 by default; 3 when the differing tokens look like identifiers —
+   they contain ``. / _ : @ -`` inside; 2 when a sibling shows a masked value in the same token
+   shape, e.g. ``()`` and ``(<*>)``), position ``p`` is a variable: the family merges
    into one cluster whose template is the key. A merge may enable further merges (cascade), and a
    merged template absorbs every same-length cluster it matches. A family key must keep at least
    ``min_constants`` constant tokens, so short lines never collapse into ``<*> <*>``.
@@ -130,7 +131,7 @@ class TemplateMiner:
     the line belongs to without learning (``None`` when it fits no template).
     """
 
-    def __init__(self, *, min_siblings: int = 3, min_siblings_identifier: int = 2,
+    def __init__(self, *, min_siblings: int = 4, min_siblings_identifier: int = 3,
                  min_constants: int = 1, max_line_chars: int = 4096, cache_size: int = 100_000,
                  rules: MaskingRules | None = None) -> None:
         if min_siblings < 2 or min_siblings_identifier < 2:
