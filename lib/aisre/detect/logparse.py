@@ -422,7 +422,8 @@ class EventAssembler:
     """Group physical lines into events: stack traces and continuation lines stay with their head.
 
     A line continues the current event when it is indented (space or tab), starts a Java frame
-    (``at …``, ``... N more``, ``Caused by:``, ``Suppressed:``), is a Python traceback line
+    (``at …``, ``... N more``, ``Caused by:``, ``Suppressed:``), is a qualified Java exception line
+    (``java.lang.IllegalStateException: …``), is a Python traceback line
     (``Traceback``, ``File "…"``) or the final ``SomeError: …`` line of a Python traceback. A blank
     line ends the current event and is dropped. ``feed(line)`` returns the events completed by that line; ``flush()``
     returns the one in progress. An event is capped at ``max_lines`` lines / ``max_chars`` chars
@@ -437,6 +438,7 @@ class EventAssembler:
 
     _CONT = re.compile(r"^(?:[ \t]+\S|\s*at [\w$.<>/]+\(|\s*\.\.\. \d+ (?:more|common frames omitted)"
                        r"|Caused by: |Suppressed: |\s*File \"|Traceback \(most recent call last\)"
+                       r"|[A-Za-z_$][\w$]*(?:\.[\w$]+)+(?:Exception|Error|Throwable)\b(?::|$)"
                        r"|During handling of the above exception|The above exception was the direct cause)")
     _PY_EXC = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::|$)")
 

@@ -6,8 +6,9 @@ miner and returns :class:`aisre.models.Signal` s (``kind="log"``):
 * **signature** — the record matches a known fatal signature (``signatures.yaml``): ``name`` and
   ``signature`` are the signature id, ``evidence["runbook_id"]`` names the runbook. Fires at once,
   also during warm-up.
-* **new_pattern** — a template never seen before, at level warning or worse, after the watcher's
-  warm-up (the first ``warmup_windows`` windows only learn). ``name`` is the template id.
+* **new_pattern** — a template never seen before, or one silent for ``requiet_s`` (default 1 h)
+  that returns, at level warning or worse, after the watcher's warm-up (the first
+  ``warmup_windows`` windows only learn). ``name`` is the template id.
 * **surge** — the count of a template in a window exceeds its baseline: an EWMA of per-window
   counts ``m`` with a Poisson bound ``upper = m + z * sqrt(max(m, 1)) + 1`` and at least
   ``min_count`` lines. The current (open) window is checked as it fills, so a surge is reported
@@ -82,9 +83,10 @@ class _Baseline:
     mean: float = 0.0
     windows: int = 0            # closed windows learned since first seen
     level: str = ""             # worst level seen for this template
+    last_ts: float = 0.0        # when the template was last seen
 
     def to_list(self) -> list[Any]:
-        return [round(self.mean, 6), self.windows, self.level]
+        return [round(self.mean, 6), self.windows, self.level, self.last_ts]
 
 
 @dataclass
@@ -99,7 +101,8 @@ class LogWatcher:
 
     def __init__(self, service: str, miner: TemplateMiner | None = None, window_s: float = 60, *,
                  alpha: float = 0.1, z: float = 4.0, min_count: int = 10, warmup_windows: int = 5,
-                 cooldown_s: float = 900, new_pattern_level: str = "warning", max_samples: int = 5,
+                 cooldown_s: float = 900, new_pattern_level: str = "warning", requiet_s: float = 3600,
+                 max_samples: int = 5,
                  source: str = "logs", signatures: tuple[Signature, ...] | None = None) -> None:
         if not window_s or window_s <= 0 or not math.isfinite(window_s):
             raise ValidationError("window_s must be a positive number", what="LogWatcher")
@@ -117,6 +120,7 @@ class LogWatcher:
         self.warmup_windows = warmup_windows
         self.cooldown_s = cooldown_s
         self.new_pattern_level = new_pattern_level
+        self.requiet_s = requiet_s
         self.max_samples = max_samples
         self.source = source
         self.signatures = signatures
@@ -172,6 +176,9 @@ class LogWatcher:
         is_new = base is None
         if base is None:
             base = self._baselines[tid] = _Baseline()
+        quiet = 0.0 if is_new else rec.ts - base.last_ts
+        base.last_ts = max(base.last_ts, rec.ts)
+        returning = not is_new and self.requiet_s > 0 and quiet >= self.requiet_s
         if _LEVEL_RANK.get(level, 0) > _LEVEL_RANK.get(base.level, 0) or not base.level:
             base.level = level or base.level
         out: list[Signal] = []
@@ -182,14 +189,15 @@ class LogWatcher:
                 summary=f"{self.service}: known fatal log signature '{sig.id}' ({sig.description})",
                 samples=(redact(text, max_chars=1000),), count=1, tid=tid, template=parsed.template,
                 level=level, idx=idx, extra={"runbook_id": sig.runbook_id}))
-        elif (is_new and self._windows_closed >= self.warmup_windows
+        elif ((is_new or returning) and self._windows_closed >= self.warmup_windows
               and _LEVEL_RANK.get(level, 0) >= _LEVEL_RANK[self.new_pattern_level]
               and self._may_signal(f"new_pattern:{tid}", rec.ts)):
             out.append(self._signal(
                 kind="new_pattern", name=tid, ts=rec.ts, severity=_severity(level),
-                summary=f"{self.service}: new {level} log pattern: {self._safe(parsed.template)}",
+                summary=(f"{self.service}: {'new' if is_new else 'returning'} {level} log pattern: "
+                         f"{self._safe(parsed.template)}"),
                 samples=(redact(text, max_chars=1000),), count=1, tid=tid, template=parsed.template,
-                level=level, idx=idx))
+                level=level, idx=idx, extra={"returning": returning, "quiet_s": round(quiet, 3)}))
         return out
 
     def _fold(self, old: str, new: str) -> None:
@@ -198,6 +206,7 @@ class LogWatcher:
             nb = self._baselines.setdefault(new, _Baseline())
             nb.mean += ob.mean
             nb.windows = max(nb.windows, ob.windows)
+            nb.last_ts = max(nb.last_ts, ob.last_ts)
             if _LEVEL_RANK.get(ob.level, 0) > _LEVEL_RANK.get(nb.level, 0):
                 nb.level = ob.level
         w = self._window
@@ -302,7 +311,8 @@ class LogWatcher:
             "service": self.service,
             "params": {"window_s": self.window_s, "alpha": self.alpha, "z": self.z, "min_count": self.min_count,
                        "warmup_windows": self.warmup_windows, "cooldown_s": self.cooldown_s,
-                       "new_pattern_level": self.new_pattern_level, "max_samples": self.max_samples,
+                       "new_pattern_level": self.new_pattern_level, "requiet_s": self.requiet_s,
+                       "max_samples": self.max_samples,
                        "source": self.source},
             "baselines": {k: b.to_list() for k, b in self._baselines.items()},
             "window": None if w is None else {"index": w.index, "counts": dict(w.counts),
@@ -325,8 +335,8 @@ class LogWatcher:
                 miner = TemplateMiner.from_state(state["miner"])
             w = cls(str(state["service"]), miner, signatures=signatures, **state["params"])
             w.owns_miner = state.get("miner") is not None or w.owns_miner and miner is None
-            for k, (mean, windows, level) in state["baselines"].items():
-                w._baselines[str(k)] = _Baseline(float(mean), int(windows), str(level))
+            for k, (mean, windows, level, last_ts) in state["baselines"].items():
+                w._baselines[str(k)] = _Baseline(float(mean), int(windows), str(level), float(last_ts))
             if state.get("window"):
                 sw = state["window"]
                 w._window = _Window(int(sw["index"]), {str(k): int(v) for k, v in sw["counts"].items()},
