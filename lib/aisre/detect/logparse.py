@@ -100,6 +100,44 @@ def _fit_token(parts: list[str], raw: str) -> list[str] | None:
     return values
 
 
+def _align(masked: list[str], raw: list[str]) -> list[str] | None:
+    """Raw text of each masked token, when masks spanned spaces (``12 ms`` → ``<*>``) or the tail
+    was cut into one ``<*>``. Constants must match raw tokens exactly; a masked token takes as few
+    raw tokens as possible (the last one takes the rest). ``None`` when they cannot be aligned."""
+    out: list[str] = []
+    j, n_raw, n = 0, len(raw), len(masked)
+    for i, m in enumerate(masked):
+        if j >= n_raw:
+            return None
+        if WILDCARD not in m:
+            if raw[j] != m:
+                return None
+            out.append(raw[j])
+            j += 1
+            continue
+        if i == n - 1:
+            out.append(" ".join(raw[j:]))
+            j = n_raw
+            continue
+        k = 1
+        nxt = masked[i + 1]
+        # extend while the next masked token is a constant not yet reached and raw tokens remain
+        while (WILDCARD not in nxt and j + k < n_raw and raw[j + k] != nxt
+               and n_raw - (j + k) > n - i - 1):
+            k += 1
+        if WILDCARD in nxt and n_raw - j > n - i and _fit_span(m, raw[j:j + 2]):
+            k = 2
+        out.append(" ".join(raw[j:j + k]))
+        j += k
+    return out if j == n_raw else None
+
+
+def _fit_span(masked_token: str, pair: list[str]) -> bool:
+    """Whether two raw tokens together form one masked token (e.g. ``12 ms`` for ``<*>``)."""
+    return len(pair) == 2 and _fit_token(masked_token.split(WILDCARD), " ".join(pair)) is not None \
+        and masked_token != WILDCARD and " " not in masked_token
+
+
 def _decode(line: Any) -> str:
     if isinstance(line, str):
         return line
@@ -132,16 +170,18 @@ class TemplateMiner:
     """
 
     def __init__(self, *, min_siblings: int = 4, min_siblings_identifier: int = 3,
-                 min_constants: int = 1, max_line_chars: int = 4096, cache_size: int = 100_000,
+                 min_constants: int = 1, max_line_chars: int = 4096, max_tokens: int = 128,
+                 cache_size: int = 100_000,
                  rules: MaskingRules | None = None) -> None:
         if min_siblings < 2 or min_siblings_identifier < 2:
             raise ValidationError("min_siblings must be >= 2", what="TemplateMiner")
-        if max_line_chars < 16:
-            raise ValidationError("max_line_chars must be >= 16", what="TemplateMiner")
+        if max_line_chars < 16 or max_tokens < 2:
+            raise ValidationError("max_line_chars must be >= 16 and max_tokens >= 2", what="TemplateMiner")
         self.min_siblings = min_siblings
         self.min_siblings_identifier = min_siblings_identifier
         self.min_constants = min_constants
         self.max_line_chars = max_line_chars
+        self.max_tokens = max_tokens
         self.cache_size = cache_size
         self.rules = rules
         self._masker = shared_masker(rules)
@@ -163,7 +203,7 @@ class TemplateMiner:
         if ck is not None:
             c = self._clusters[self._find(ck)]
             c.count += 1
-            return ParsedLine(c.tid, c.template, self._params(c, text))
+            return ParsedLine(c.tid, c.template, self._params(c, text, key))
         tokens = tuple(key.split(" ")) if key else ()
         ck = self._best_match(tokens)
         is_new = False
@@ -181,7 +221,7 @@ class TemplateMiner:
         c.count += 1
         if merged and c.tid in merged:
             merged.remove(c.tid)
-        return ParsedLine(c.tid, c.template, self._params(c, text), is_new and not merged, tuple(merged))
+        return ParsedLine(c.tid, c.template, self._params(c, text, key), is_new and not merged, tuple(merged))
 
     def match(self, line: Any) -> ParsedLine | None:
         text = self._prepare(line)
@@ -192,7 +232,7 @@ class TemplateMiner:
             if ck is None:
                 return None
         c = self._clusters[self._find(ck)]
-        return ParsedLine(c.tid, c.template, self._params(c, text))
+        return ParsedLine(c.tid, c.template, self._params(c, text, key))
 
     def resolve(self, template_id: str) -> str:
         """Follow the alias map: the current id of a template id handed out earlier."""
@@ -221,6 +261,7 @@ class TemplateMiner:
     def params(self) -> dict[str, Any]:
         return {"min_siblings": self.min_siblings, "min_siblings_identifier": self.min_siblings_identifier,
                 "min_constants": self.min_constants, "max_line_chars": self.max_line_chars,
+                "max_tokens": self.max_tokens,
                 "cache_size": self.cache_size}
 
     def to_state(self) -> dict[str, Any]:
@@ -270,7 +311,10 @@ class TemplateMiner:
     def _key(self, text: str) -> str:
         key = self._raw_cache.get(text)
         if key is None:
-            key = " ".join(self._masker.mask(text).split())
+            tokens = self._masker.mask(text).split()
+            if len(tokens) > self.max_tokens:                 # bound per-line work and memory
+                tokens = tokens[: self.max_tokens - 1] + [WILDCARD]
+            key = " ".join(tokens)
             if len(self._raw_cache) >= self.cache_size:
                 self._raw_cache.clear()
             self._raw_cache[text] = key
@@ -395,12 +439,17 @@ class TemplateMiner:
                 merged.append(old)
         return target
 
-    def _params(self, c: _Cluster, text: str) -> tuple[str, ...]:
+    def _params(self, c: _Cluster, text: str, key: str) -> tuple[str, ...]:
         if WILDCARD not in c.template:
             return ()
         raw = text.split()
-        if len(raw) != len(c.tokens):        # masks preserve token counts; defensive
-            return ()
+        if len(raw) != len(c.tokens):
+            # a mask spanned a space ("12 ms") or the line was cut at max_tokens: align the raw
+            # tokens with the masked ones (this line's own key) so each masked token gets its text
+            aligned = _align(key.split(" ") if key else [], raw)
+            if aligned is None or len(aligned) != len(c.tokens):
+                return ()
+            raw = aligned
         if c.extract is None:
             c.extract = tuple((p, None if t == WILDCARD else t.split(WILDCARD))
                               for p, t in enumerate(c.tokens) if WILDCARD in t)

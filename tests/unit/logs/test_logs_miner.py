@@ -159,3 +159,13 @@ def test_assembler_bounds_runaway_traces():
     a = EventAssembler(max_lines=10)
     events = a.feed_many(["head"] + ["\tat x.y(Z.java:1)"] * 100) + a.flush()
     assert len(events) == 1 and events[0].count("\n") == 9 and a.dropped == 91
+
+
+def test_params_survive_masks_that_span_a_space_and_cut_tails():
+    m = TemplateMiner(max_tokens=8)
+    m.add("job 1 done in 12 ms status ok")
+    r = m.add("job 2 done in 3 sec status ok")
+    assert r.template == "job <*> done in <*> status ok" and r.params == ("2", "3 sec")
+    long = "a b c d e f g h i j k"
+    r = m.add(long)
+    assert r.template == "a b c d e f g <*>" and r.params == ("h i j k",)
