@@ -17,9 +17,10 @@ stripped, as in the Loghub benchmarks); ground truth is ``EventTemplate``.
 * Speed: cold = a fresh miner per system, learning every line (``add``), total lines / seconds;
   warm = ``add`` on lines already learned (steady state of a long-running sensor).
 * BGL_2k anomaly detection: records (Timestamp, Level, Content) go through ``LogWatcher``
-  (window 60 s, defaults otherwise). A line counts as *detected* when its template or its fatal
-  signature raised a signal in the line's window or in an earlier window still inside the cooldown
-  (the line belongs to an episode the watcher reported). Ground truth: first column not "-".
+  (window 60 s, defaults otherwise), one poll per window. A line counts as *detected* when it
+  belongs to an episode the watcher reported: its template (or fatal signature) signalled in the
+  line's window, or signalled earlier and has recurred since with every gap within the cooldown
+  (15 min), as an open incident would absorb it. Ground truth: first column not "-".
 """
 from __future__ import annotations
 
@@ -101,7 +102,6 @@ def bgl_detection(root: Path) -> dict[str, float]:
     rows = load(root, "BGL")
     watcher = LogWatcher("bgl", window_s=60)
     flagged_keys: dict[str, list[float]] = collections.defaultdict(list)   # key -> signal window starts
-    line_keys: list[tuple[float, set[str]]] = []
     records = []
     for r in rows:
         ts = float(r["Timestamp"])
@@ -116,16 +116,33 @@ def bgl_detection(root: Path) -> dict[str, float]:
             flagged_keys[s.name].append(s.evidence["window_start"])
             n_signals[s.evidence["detector"]] += 1
     from aisre.detect.signatures import match_signature
-    tp = fp = fn = 0
-    for r, rec in zip(rows, records):
-        alert = r["Label"] != "-"
+    # keys of every line: its (current) template id and its signature id, if any
+    line_keys = []
+    for rec in records:
         keys = {watcher.miner.resolve(watcher.miner.match(rec.message).template_id)}
         sig = match_signature(rec.message)
         if sig:
             keys.add(sig.id)
+        line_keys.append(keys)
+    signal_ts: dict[str, list[float]] = collections.defaultdict(list)
+    for name, starts in flagged_keys.items():
+        signal_ts[watcher.miner.resolve(name)].extend(starts)
+    # episodes: from a signal's window on, a key's occurrences belong to the reported episode while
+    # each follows the previous one within the cooldown (an open incident absorbs them)
+    detected = [False] * len(records)
+    last_seen: dict[str, float] = {}
+    in_episode: dict[str, bool] = {}
+    for i, (rec, keys) in enumerate(zip(records, line_keys)):
         w0 = (rec.ts // 60) * 60
-        hit = any(any(start <= w0 < start + watcher.cooldown_s + 60 for start in flagged_keys.get(k, ()))
-                  for k in keys | {k2 for k2 in flagged_keys if watcher.miner.resolve(k2) in keys})
+        for k in keys:
+            started = any(start <= w0 < start + 60 for start in signal_ts.get(k, ()))
+            cont = in_episode.get(k, False) and rec.ts - last_seen.get(k, -1e18) <= watcher.cooldown_s
+            in_episode[k] = started or cont
+            last_seen[k] = rec.ts
+            detected[i] = detected[i] or in_episode[k]
+    tp = fp = fn = 0
+    for r, hit in zip(rows, detected):
+        alert = r["Label"] != "-"
         tp += alert and hit
         fp += (not alert) and hit
         fn += alert and not hit
@@ -190,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
               f"**{max(cold):,.0f} lines/s**; warm (lines already learned) **{max(warm):,.0f} lines/s**.", ""]
     if bgl:
         lines += ["### BGL_2k: log anomaly detection (`LogWatcher`, window 60 s, defaults)", "",
-                  "A line is detected when its template or fatal signature signalled in its window or in an "
-                  "earlier window still inside the cooldown. Truth: first column not `-`.", "",
+                  "A line is detected when it belongs to a reported episode: its template (or fatal signature) "
+                  "signalled in the line's window, or signalled earlier and has recurred since with every gap "
+                  "within the cooldown (15 min). Truth: first column not `-`.", "",
                   "| alert lines | TP | FP | FN | precision | recall | F1 | signals |", "|---|---|---|---|---|---|---|---|",
                   f"| {bgl['alerts']} | {bgl['tp']} | {bgl['fp']} | {bgl['fn']} | {bgl['precision']:.3f} | "
                   f"{bgl['recall']:.3f} | {bgl['f1']:.3f} | {bgl['signals']} "

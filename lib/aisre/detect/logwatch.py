@@ -6,9 +6,10 @@ miner and returns :class:`aisre.models.Signal` s (``kind="log"``):
 * **signature** — the record matches a known fatal signature (``signatures.yaml``): ``name`` and
   ``signature`` are the signature id, ``evidence["runbook_id"]`` names the runbook. Fires at once,
   also during warm-up.
-* **new_pattern** — a template never seen before, or one silent for ``requiet_s`` (default 1 h)
-  that returns, at level warning or worse, after the watcher's warm-up (the first
-  ``warmup_windows`` windows only learn). ``name`` is the template id.
+* **new_pattern** — a template never seen before, or one silent for ``requiet_s`` (default: the
+  cooldown, so a pattern that returns after its episode ended opens a new one), at level warning
+  or worse, after the watcher's warm-up (the first ``warmup_windows`` windows only learn).
+  ``name`` is the template id; ``evidence["returning"]`` tells the two cases apart.
 * **surge** — the count of a template in a window exceeds its baseline: an EWMA of per-window
   counts ``m`` with a Poisson bound ``upper = m + z * sqrt(max(m, 1)) + 1`` and at least
   ``min_count`` lines. The current (open) window is checked as it fills, so a surge is reported
@@ -101,7 +102,7 @@ class LogWatcher:
 
     def __init__(self, service: str, miner: TemplateMiner | None = None, window_s: float = 60, *,
                  alpha: float = 0.1, z: float = 4.0, min_count: int = 10, warmup_windows: int = 5,
-                 cooldown_s: float = 900, new_pattern_level: str = "warning", requiet_s: float = 3600,
+                 cooldown_s: float = 900, new_pattern_level: str = "warning", requiet_s: float | None = None,
                  max_samples: int = 5,
                  source: str = "logs", signatures: tuple[Signature, ...] | None = None) -> None:
         if not window_s or window_s <= 0 or not math.isfinite(window_s):
@@ -120,7 +121,7 @@ class LogWatcher:
         self.warmup_windows = warmup_windows
         self.cooldown_s = cooldown_s
         self.new_pattern_level = new_pattern_level
-        self.requiet_s = requiet_s
+        self.requiet_s = cooldown_s if requiet_s is None else requiet_s
         self.max_samples = max_samples
         self.source = source
         self.signatures = signatures

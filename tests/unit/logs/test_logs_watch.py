@@ -158,3 +158,15 @@ def test_bad_records_are_dropped_not_fatal():
     assert out == [] and w.dropped == 2
     with pytest.raises(ValidationError):
         LogWatcher("x", window_s=0)
+
+
+def test_error_pattern_returning_after_silence_signals_again():
+    w = LogWatcher("checkout", window_s=W, cooldown_s=600)
+    t = warm(w)
+    first = w.observe([rec(t + 1, "ERROR could not reserve stock for order 7", "")], now=t + 2)
+    assert len(first) == 1 and first[0].evidence["returning"] is False
+    assert not w.observe([rec(t + 300, "ERROR could not reserve stock for order 8", "")], now=t + 301)
+    back = w.observe([rec(t + 2000, "ERROR could not reserve stock for order 9", "")], now=t + 2001)
+    assert len(back) == 1 and back[0].evidence["returning"] is True
+    assert back[0].evidence["quiet_s"] == pytest.approx(1700)
+    assert "returning error log pattern" in back[0].summary
