@@ -387,10 +387,16 @@ class TemplateMiner:
         self._parent[ck] = other
         return other
 
-    def _needed(self, members: Iterable[int], p: int) -> int:
+    def _needed(self, members: set[int], p: int) -> int:
         values = [self._clusters[m].tokens[p] for m in members]
-        if any(_IDENTIFIER_CHARS.search(v) for v in values if WILDCARD not in v):
-            return self.min_siblings_identifier
+        plain = [v for v in values if WILDCARD not in v]
+        if any(_IDENTIFIER_CHARS.search(v) for v in plain):
+            # identifiers next to a bare masked value ("ns.example.com" / "<*>") need no more proof
+            return 2 if WILDCARD in values else self.min_siblings_identifier
+        if p > 0:       # the slot follows a noun that introduces a value: "user <*>", "host <*>"
+            prev = self._clusters[next(iter(members))].tokens[p - 1].strip(":=\"'([{").lower()
+            if prev in self._masker.rules.variable_after:
+                return self.min_siblings_identifier
         for v in values:      # a sibling with a masked value in the same token shape, e.g. "()" / "(<*>)"
             if WILDCARD in v and v != WILDCARD:
                 parts = v.split(WILDCARD)

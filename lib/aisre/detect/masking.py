@@ -46,6 +46,7 @@ class MaskingRules:
     parse_masks: tuple[tuple[str, str, tuple[str, ...]], ...]   # (name, pattern, requires) in order
     token_delimiters: str
     redact: tuple[RedactRule, ...]
+    variable_after: frozenset[str] = frozenset()   # nouns that introduce a value ("user <*>")
 
 
 def _compile(name: str, pattern: str, where: str) -> re.Pattern[str]:
@@ -86,7 +87,10 @@ def load_masking(path: str | Path | None = None) -> MaskingRules:
     delims = data.get("token_delimiters")
     if not isinstance(delims, str) or not delims:
         raise ConfigError("token_delimiters must be a non-empty string", path=f"{p}:token_delimiters")
-    return MaskingRules(tuple(masks), delims, tuple(redact_rules))
+    after = data.get("variable_after") or []
+    if not isinstance(after, list) or not all(isinstance(w, str) for w in after):
+        raise ConfigError("variable_after must be a list of words", path=f"{p}:variable_after")
+    return MaskingRules(tuple(masks), delims, tuple(redact_rules), frozenset(w.lower() for w in after))
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,7 +110,7 @@ class Masker:
         self._digit_piece = re.compile(rf"(?<![^{cls}])[^{cls}]*\d[^{cls}]*")
         self._has_digit = re.compile(r"\d")
         # "<*>" pieces glued to each other by '-', '_', '.', ':' or '/' collapse into one
-        self._glued = re.compile(r"<\*>(?:[\-_.:/#@]?<\*>)+")
+        self._glued = re.compile(r"<\*>(?:[\-_.:/#@,+]?<\*>)+")
 
     def _regex_for(self, line: str) -> re.Pattern[str] | None:
         """The alternation of the rules whose ``requires`` gate the line passes (compiled once per set)."""
