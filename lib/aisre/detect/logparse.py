@@ -31,6 +31,7 @@ ordinary text; an empty line maps to the empty template. Nothing here raises on 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -50,16 +51,22 @@ def template_id_of(template: str) -> str:
 
 @dataclass(frozen=True)
 class ParsedLine:
-    """One parsed line. ``params`` are the raw values at the template's ``<*>`` positions.
+    """One parsed line. ``params`` are the raw values at the template's ``<*>`` positions
+    (computed on first access, so callers that only need the id pay nothing for them).
 
     ``is_new``: this line created a template never seen before. ``merged_from``: template ids that
     this line's arrival merged into ``template_id`` (callers keyed by the old ids fold them in).
     """
     template_id: str
     template: str
-    params: tuple[str, ...] = ()
     is_new: bool = False
     merged_from: tuple[str, ...] = ()
+    _source: tuple[str, str, tuple[str, ...]] = field(default=("", "", ()), repr=False, compare=False)
+
+    @functools.cached_property
+    def params(self) -> tuple[str, ...]:
+        text, key, tokens = self._source
+        return _extract_params(tokens, text, key)
 
 
 @dataclass
@@ -69,12 +76,10 @@ class _Cluster:
     count: int = 0
     template: str = ""
     tid: str = ""
-    extract: Any = None          # compiled per-token extractors (lazy)
 
     def refresh(self) -> None:
         self.template = " ".join(self.tokens)
         self.tid = template_id_of(self.template)
-        self.extract = None
 
 
 def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -136,6 +141,31 @@ def _fit_span(masked_token: str, pair: list[str]) -> bool:
     """Whether two raw tokens together form one masked token (e.g. ``12 ms`` for ``<*>``)."""
     return len(pair) == 2 and _fit_token(masked_token.split(WILDCARD), " ".join(pair)) is not None \
         and masked_token != WILDCARD and " " not in masked_token
+
+
+def _extract_params(tokens: tuple[str, ...], text: str, key: str) -> tuple[str, ...]:
+    """Raw values of the ``<*>`` in template ``tokens`` for the line ``text`` (masked form ``key``)."""
+    if not any(WILDCARD in t for t in tokens):
+        return ()
+    raw = text.split()
+    if len(raw) != len(tokens):
+        # a mask spanned a space ("12 ms") or the line was cut at max_tokens: align the raw
+        # tokens with the masked ones (this line's own key) so each masked token gets its text
+        aligned = _align(key.split(" ") if key else [], raw)
+        if aligned is None or len(aligned) != len(tokens):
+            return ()
+        raw = aligned
+    out: list[str] = []
+    for p, t in enumerate(tokens):
+        if t == WILDCARD:
+            out.append(raw[p])
+        elif WILDCARD in t:
+            values = _fit_token(t.split(WILDCARD), raw[p])
+            if values is None:
+                out.append(raw[p])
+            else:
+                out.extend(values)
+    return tuple(out)
 
 
 def _decode(line: Any) -> str:
@@ -203,7 +233,7 @@ class TemplateMiner:
         if ck is not None:
             c = self._clusters[self._find(ck)]
             c.count += 1
-            return ParsedLine(c.tid, c.template, self._params(c, text, key))
+            return ParsedLine(c.tid, c.template, _source=(text, key, c.tokens))
         tokens = tuple(key.split(" ")) if key else ()
         ck = self._best_match(tokens)
         is_new = False
@@ -221,7 +251,7 @@ class TemplateMiner:
         c.count += 1
         if merged and c.tid in merged:
             merged.remove(c.tid)
-        return ParsedLine(c.tid, c.template, self._params(c, text, key), is_new and not merged, tuple(merged))
+        return ParsedLine(c.tid, c.template, is_new and not merged, tuple(merged), _source=(text, key, c.tokens))
 
     def match(self, line: Any) -> ParsedLine | None:
         text = self._prepare(line)
@@ -232,7 +262,7 @@ class TemplateMiner:
             if ck is None:
                 return None
         c = self._clusters[self._find(ck)]
-        return ParsedLine(c.tid, c.template, self._params(c, text, key))
+        return ParsedLine(c.tid, c.template, _source=(text, key, c.tokens))
 
     def resolve(self, template_id: str) -> str:
         """Follow the alias map: the current id of a template id handed out earlier."""
@@ -445,31 +475,6 @@ class TemplateMiner:
                 merged.append(old)
         return target
 
-    def _params(self, c: _Cluster, text: str, key: str) -> tuple[str, ...]:
-        if WILDCARD not in c.template:
-            return ()
-        raw = text.split()
-        if len(raw) != len(c.tokens):
-            # a mask spanned a space ("12 ms") or the line was cut at max_tokens: align the raw
-            # tokens with the masked ones (this line's own key) so each masked token gets its text
-            aligned = _align(key.split(" ") if key else [], raw)
-            if aligned is None or len(aligned) != len(c.tokens):
-                return ()
-            raw = aligned
-        if c.extract is None:
-            c.extract = tuple((p, None if t == WILDCARD else t.split(WILDCARD))
-                              for p, t in enumerate(c.tokens) if WILDCARD in t)
-        out: list[str] = []
-        for p, parts in c.extract:
-            if parts is None:
-                out.append(raw[p])
-            else:
-                values = _fit_token(parts, raw[p])
-                if values is None:
-                    out.append(raw[p])
-                else:
-                    out.extend(values)
-        return tuple(out)
 
 
 @dataclass
