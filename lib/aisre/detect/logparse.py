@@ -26,8 +26,11 @@ State: ``to_state()`` / ``from_state()`` round-trip through JSON (leaves, cluste
 after a restart every line maps to the same id as before.
 
 Unhappy input: ``bytes`` are decoded as UTF-8 with replacement; lines longer than
-``max_line_chars`` are cut (the cut part is not parsed); control characters are treated as
-ordinary text; an empty line maps to the empty template. Nothing here raises on input text.
+``max_line_chars`` are cut (the cut part is not parsed) and tokens past ``max_tokens`` become one
+``<*>``; control characters are treated as ordinary text; an empty line maps to the empty
+template. Memory is bounded: past ``max_clusters`` templates the miner stops learning (unmatched
+lines get an unstored template, counted in ``overflow``); the leaf and raw-line caches are cleared
+when full. Nothing here raises on input text.
 """
 from __future__ import annotations
 
@@ -201,7 +204,7 @@ class TemplateMiner:
 
     def __init__(self, *, min_siblings: int = 4, min_siblings_identifier: int = 3,
                  min_constants: int = 1, max_line_chars: int = 4096, max_tokens: int = 128,
-                 cache_size: int = 100_000,
+                 max_clusters: int = 20_000, max_leaves: int = 200_000, cache_size: int = 100_000,
                  rules: MaskingRules | None = None) -> None:
         if min_siblings < 2 or min_siblings_identifier < 2:
             raise ValidationError("min_siblings must be >= 2", what="TemplateMiner")
@@ -212,11 +215,15 @@ class TemplateMiner:
         self.min_constants = min_constants
         self.max_line_chars = max_line_chars
         self.max_tokens = max_tokens
+        self.max_clusters = max_clusters
+        self.max_leaves = max_leaves
+        self.overflow = 0                         # lines not learned because max_clusters was reached
         self.cache_size = cache_size
         self.rules = rules
         self._masker = shared_masker(rules)
         self._clusters: dict[int, _Cluster] = {}
         self._by_len: dict[int, set[int]] = {}
+        self._by_head: dict[tuple[int, str], set[int]] = {}   # (length, first token) -> clusters
         self._families: dict[tuple[str, ...], set[int]] = {}
         self._skeletons: dict[tuple[str, ...], int] = {}  # template without its bare <*> tokens
         self._leaves: dict[str, int] = {}         # masked line (single-spaced) -> cluster key
@@ -238,6 +245,9 @@ class TemplateMiner:
         ck = self._best_match(tokens)
         is_new = False
         merged: list[str] = []
+        if ck is None and len(self._clusters) >= self.max_clusters:
+            self.overflow += 1                   # stop learning: an unstored template, never "new"
+            return ParsedLine(template_id_of(key), key, _source=(text, key, tokens))
         if ck is None:
             ck = self._new_cluster(tokens)
             is_new = True
@@ -246,6 +256,8 @@ class TemplateMiner:
                 ck, is_new = other, False
             else:
                 ck = self._generalise(ck, merged)
+        if len(self._leaves) >= self.max_leaves:  # leaves are a lookup cache over the clusters
+            self._leaves.clear()
         self._leaves[key] = ck
         c = self._clusters[self._find(ck)]
         c.count += 1
@@ -291,7 +303,7 @@ class TemplateMiner:
     def params(self) -> dict[str, Any]:
         return {"min_siblings": self.min_siblings, "min_siblings_identifier": self.min_siblings_identifier,
                 "min_constants": self.min_constants, "max_line_chars": self.max_line_chars,
-                "max_tokens": self.max_tokens,
+                "max_tokens": self.max_tokens, "max_clusters": self.max_clusters, "max_leaves": self.max_leaves,
                 "cache_size": self.cache_size}
 
     def to_state(self) -> dict[str, Any]:
@@ -361,7 +373,12 @@ class TemplateMiner:
 
     def _best_match(self, tokens: tuple[str, ...]) -> int | None:
         best, best_n = None, -1
-        for ck in self._by_len.get(len(tokens), ()):
+        n = len(tokens)
+        first = tokens[0] if tokens else ""
+        candidates = self._by_head.get((n, first), ())
+        if first != WILDCARD:
+            candidates = (*candidates, *self._by_head.get((n, WILDCARD), ()))
+        for ck in candidates:
             c = self._clusters[ck]
             n = _matches(c.tokens, c.gen, tokens)
             if n > best_n:
@@ -384,6 +401,7 @@ class TemplateMiner:
         c.refresh()
         self._clusters[ck] = c
         self._by_len.setdefault(len(tokens), set()).add(ck)
+        self._by_head.setdefault((len(tokens), tokens[0] if tokens else ""), set()).add(ck)
         self._skeletons.setdefault(_skeleton(tokens), ck)
         for _, fk in self._family_keys(tokens):
             self._families.setdefault(fk, set()).add(ck)
@@ -392,6 +410,7 @@ class TemplateMiner:
     def _drop_cluster(self, ck: int) -> _Cluster:
         c = self._clusters.pop(ck)
         self._by_len[len(c.tokens)].discard(ck)
+        self._by_head[(len(c.tokens), c.tokens[0] if c.tokens else "")].discard(ck)
         skel = _skeleton(c.tokens)
         if self._skeletons.get(skel) == ck:
             del self._skeletons[skel]

@@ -332,10 +332,11 @@ class LogWatcher:
             if state.get("version") != STATE_VERSION:
                 raise ValidationError(f"unsupported LogWatcher state version {state.get('version')!r}",
                                       what="LogWatcher")
-            if miner is None and state.get("miner") is not None:
+            owned = state.get("miner") is not None
+            if miner is None and owned:
                 miner = TemplateMiner.from_state(state["miner"])
             w = cls(str(state["service"]), miner, signatures=signatures, **state["params"])
-            w.owns_miner = state.get("miner") is not None or w.owns_miner and miner is None
+            w.owns_miner = owned or miner is None
             for k, (mean, windows, level, last_ts) in state["baselines"].items():
                 w._baselines[str(k)] = _Baseline(float(mean), int(windows), str(level), float(last_ts))
             if state.get("window"):

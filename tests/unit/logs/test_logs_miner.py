@@ -169,3 +169,13 @@ def test_params_survive_masks_that_span_a_space_and_cut_tails():
     long = "a b c d e f g h i j k"
     r = m.add(long)
     assert r.template == "a b c d e f g <*>" and r.params == ("h i j k",)
+
+
+def test_memory_is_bounded_by_max_clusters():
+    m = TemplateMiner(max_clusters=5, max_leaves=10)
+    for i in range(50):
+        m.add("z " * (i + 1) + "end")                 # 50 shapes that share nothing
+    assert len(m) <= 5 and m.overflow > 0
+    r = m.add("another entirely different line shape here")
+    assert not r.is_new and r.template_id.startswith("T")
+    assert len(m._leaves) <= 10

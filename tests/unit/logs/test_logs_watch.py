@@ -170,3 +170,17 @@ def test_error_pattern_returning_after_silence_signals_again():
     assert len(back) == 1 and back[0].evidence["returning"] is True
     assert back[0].evidence["quiet_s"] == pytest.approx(1700)
     assert "returning error log pattern" in back[0].summary
+
+
+def test_shared_miner_is_not_embedded_in_watcher_state():
+    from aisre.detect.logparse import TemplateMiner
+    miner = TemplateMiner()
+    a = LogWatcher("a", miner=miner, window_s=W)
+    b = LogWatcher("b", miner=miner, window_s=W)
+    a.observe([rec(1, "user 1 logged in", "INFO")], now=2)
+    b.observe([rec(1, "user 2 logged in", "INFO")], now=2)
+    state = json.loads(json.dumps(a.to_state()))
+    assert state["miner"] is None
+    restored = LogWatcher.from_state(state, miner=TemplateMiner.from_state(miner.to_state()))
+    assert restored.miner.match("user 3 logged in").template == "user <*> logged in"
+    assert LogWatcher.from_state(json.loads(json.dumps(LogWatcher("c").to_state()))).owns_miner
