@@ -1,7 +1,9 @@
 """Log anomaly detection for one service: template surges, new error patterns, fatal signatures.
 
-``LogWatcher.observe(records, now)`` feeds :class:`aisre.models.LogRecord` s through the template
-miner and returns :class:`aisre.models.Signal` s (``kind="log"``):
+``LogWatcher.observe(records, now)`` joins continuation records into their event
+(:func:`assemble_records`; ``assemble=False`` turns it off), feeds each event's first line through
+the template miner and the whole event through the signature matcher, and returns
+:class:`aisre.models.Signal` s (``kind="log"``):
 
 * **signature** — the record matches a known fatal signature (``signatures.yaml``): ``name`` and
   ``signature`` are the signature id, ``evidence["runbook_id"]`` names the runbook. Fires at once,
@@ -9,7 +11,8 @@ miner and returns :class:`aisre.models.Signal` s (``kind="log"``):
 * **new_pattern** — a template never seen before, or one silent for ``requiet_s`` (default: the
   cooldown, so a pattern that returns after its episode ended opens a new one), at level warning
   or worse, after the watcher's warm-up (the first ``warmup_windows`` windows only learn).
-  ``name`` is the template id; ``evidence["returning"]`` tells the two cases apart.
+  ``name`` is the template id; ``evidence["returning"]`` tells the two cases apart. At most
+  ``max_pattern_signals`` per window; past that one ``pattern_flood`` signal stands for the rest.
 * **surge** — the count of a template in a window exceeds its baseline: an EWMA of per-window
   counts ``m`` with a Poisson bound ``upper = m + z * sqrt(max(m, 1)) + 1`` and at least
   ``min_count`` lines. The current (open) window is checked as it fills, so a surge is reported
@@ -28,12 +31,13 @@ re-signals. Records with a non-finite time are dropped and counted in ``dropped`
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from aisre.detect.logparse import TemplateMiner
+from aisre.detect.logparse import EventAssembler, TemplateMiner
 from aisre.detect.masking import redact, truncate
 from aisre.detect.signatures import Signature, default_signatures, match_signature
 from aisre.errors import ValidationError
@@ -74,6 +78,35 @@ def detect_level(text: str, declared: str = "") -> str:
     return ""
 
 
+def assemble_records(records: Iterable[LogRecord], *, max_lines: int = 200,
+                     max_chars: int = 65_536) -> list[LogRecord]:
+    """Join continuation records (stack-trace frames, indented lines; see
+    :class:`aisre.detect.logparse.EventAssembler`) into the record that starts their event.
+
+    Records keep their order; the head record's time, level and attributes are kept. Only records
+    of the same service and source are joined. A continuation with no head in this batch stays on
+    its own.
+    """
+    out: list[LogRecord] = []
+    asm = EventAssembler(max_lines=max_lines, max_chars=max_chars)
+    head: LogRecord | None = None
+    for rec in records:
+        text = rec.message if isinstance(rec.message, str) else str(rec.message)
+        if head is not None and (rec.service, rec.source) != (head.service, head.source):
+            for event in asm.flush():
+                out.append(dataclasses.replace(head, message=event))
+            head = None
+        done = asm.feed(text)
+        if done and head is not None:
+            out.append(dataclasses.replace(head, message=done[0]))
+        if done or head is None:
+            head = rec
+    if head is not None:
+        for event in asm.flush():
+            out.append(dataclasses.replace(head, message=event))
+    return out
+
+
 def _severity(level: str) -> Severity:
     return {"critical": Severity.CRITICAL, "error": Severity.ERROR, "warning": Severity.WARNING}.get(
         level, Severity.INFO)
@@ -95,6 +128,7 @@ class _Window:
     index: int
     counts: dict[str, int] = field(default_factory=dict)
     samples: dict[str, list[str]] = field(default_factory=dict)
+    pattern_signals: int = 0        # new_pattern signals raised in this window
 
 
 class LogWatcher:
@@ -103,7 +137,7 @@ class LogWatcher:
     def __init__(self, service: str, miner: TemplateMiner | None = None, window_s: float = 60, *,
                  alpha: float = 0.1, z: float = 4.0, min_count: int = 10, warmup_windows: int = 5,
                  cooldown_s: float = 900, new_pattern_level: str = "warning", requiet_s: float | None = None,
-                 max_samples: int = 5,
+                 max_samples: int = 5, max_pattern_signals: int = 10, assemble: bool = True,
                  source: str = "logs", signatures: tuple[Signature, ...] | None = None) -> None:
         if not window_s or window_s <= 0 or not math.isfinite(window_s):
             raise ValidationError("window_s must be a positive number", what="LogWatcher")
@@ -123,6 +157,8 @@ class LogWatcher:
         self.new_pattern_level = new_pattern_level
         self.requiet_s = cooldown_s if requiet_s is None else requiet_s
         self.max_samples = max_samples
+        self.max_pattern_signals = max_pattern_signals
+        self.assemble = assemble
         self.source = source
         self.signatures = signatures
         self._baselines: dict[str, _Baseline] = {}
@@ -136,6 +172,8 @@ class LogWatcher:
         """Feed records (any order within a poll) and return the signals they raise."""
         signals: list[Signal] = []
         recs = sorted((r for r in records if self._valid(r)), key=lambda r: r.ts)
+        if self.assemble:
+            recs = assemble_records(recs)
         for rec in recs:
             idx = int(rec.ts // self.window_s)
             if self._window is None:
@@ -192,7 +230,19 @@ class LogWatcher:
                 level=level, idx=idx, extra={"runbook_id": sig.runbook_id}))
         elif ((is_new or returning) and self._windows_closed >= self.warmup_windows
               and _LEVEL_RANK.get(level, 0) >= _LEVEL_RANK[self.new_pattern_level]
+              and w.pattern_signals >= self.max_pattern_signals):
+            # a flood of new error patterns (or hostile input) becomes one signal, not hundreds
+            if self._may_signal("pattern_flood", rec.ts):
+                out.append(self._signal(
+                    kind="pattern_flood", name="log-pattern-flood", ts=rec.ts, severity=Severity.ERROR,
+                    summary=(f"{self.service}: more than {self.max_pattern_signals} new warning-or-worse log "
+                             f"patterns in one {self.window_s:g}s window"),
+                    samples=(redact(text, max_chars=1000),), count=w.pattern_signals + 1, tid=tid,
+                    template=parsed.template, level=level, idx=idx))
+        elif ((is_new or returning) and self._windows_closed >= self.warmup_windows
+              and _LEVEL_RANK.get(level, 0) >= _LEVEL_RANK[self.new_pattern_level]
               and self._may_signal(f"new_pattern:{tid}", rec.ts)):
+            w.pattern_signals += 1
             out.append(self._signal(
                 kind="new_pattern", name=tid, ts=rec.ts, severity=_severity(level),
                 summary=(f"{self.service}: {'new' if is_new else 'returning'} {level} log pattern: "
@@ -313,11 +363,13 @@ class LogWatcher:
             "params": {"window_s": self.window_s, "alpha": self.alpha, "z": self.z, "min_count": self.min_count,
                        "warmup_windows": self.warmup_windows, "cooldown_s": self.cooldown_s,
                        "new_pattern_level": self.new_pattern_level, "requiet_s": self.requiet_s,
-                       "max_samples": self.max_samples,
+                       "max_samples": self.max_samples, "max_pattern_signals": self.max_pattern_signals,
+                       "assemble": self.assemble,
                        "source": self.source},
             "baselines": {k: b.to_list() for k, b in self._baselines.items()},
             "window": None if w is None else {"index": w.index, "counts": dict(w.counts),
-                                              "samples": {k: list(v) for k, v in w.samples.items()}},
+                                              "samples": {k: list(v) for k, v in w.samples.items()},
+                                              "pattern_signals": w.pattern_signals},
             "windows_closed": self._windows_closed,
             "last_signal": dict(self._last_signal),
             "dropped": self.dropped,
@@ -342,7 +394,8 @@ class LogWatcher:
             if state.get("window"):
                 sw = state["window"]
                 w._window = _Window(int(sw["index"]), {str(k): int(v) for k, v in sw["counts"].items()},
-                                    {str(k): [str(x) for x in v] for k, v in sw["samples"].items()})
+                                    {str(k): [str(x) for x in v] for k, v in sw["samples"].items()},
+                                    int(sw.get("pattern_signals", 0)))
             w._windows_closed = int(state["windows_closed"])
             w._last_signal = {str(k): float(v) for k, v in state["last_signal"].items()}
             w.dropped = int(state.get("dropped", 0))

@@ -184,3 +184,27 @@ def test_shared_miner_is_not_embedded_in_watcher_state():
     restored = LogWatcher.from_state(state, miner=TemplateMiner.from_state(miner.to_state()))
     assert restored.miner.match("user 3 logged in").template == "user <*> logged in"
     assert LogWatcher.from_state(json.loads(json.dumps(LogWatcher("c").to_state()))).owns_miner
+
+
+def test_a_flood_of_new_error_patterns_is_one_signal():
+    w = LogWatcher("checkout", window_s=W, max_pattern_signals=3)
+    t = warm(w)
+    flood = [rec(t + i * 0.01, "ERROR " + " ".join(["boom"] * (i + 1)), "") for i in range(50)]
+    out = w.observe(flood, now=t + 5)
+    kinds = [s.evidence["detector"] for s in out]
+    assert kinds.count("logwatch.new_pattern") == 3 and kinds.count("logwatch.pattern_flood") == 1
+
+
+def test_stack_trace_records_become_one_event_and_match_a_signature():
+    from aisre.detect.logwatch import assemble_records
+    lines = ["ERROR request failed", "java.lang.OutOfMemoryError: Java heap space",
+             "\tat com.acme.Cache.put(Cache.java:42)", "\tat com.acme.Api.handle(Api.java:7)",
+             "INFO recovered"]
+    recs = [rec(10 + i * 0.001, x) for i, x in enumerate(lines)]
+    events = assemble_records(recs)
+    assert [e.message.count("\n") for e in events] == [3, 0]
+    assert events[0].ts == recs[0].ts
+    w = LogWatcher("checkout", window_s=W)
+    out = w.observe(recs, now=11)
+    assert [s.signature for s in out] == ["java-oom"]
+    assert "\tat com.acme.Cache.put" in out[0].samples[0]
