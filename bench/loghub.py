@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import math
 import os
 import re
 import sys
