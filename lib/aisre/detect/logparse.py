@@ -171,7 +171,8 @@ def _extract_params(tokens: tuple[str, ...], text: str, key: str) -> tuple[str, 
     return tuple(out)
 
 
-def _decode(line: Any) -> str:
+def decode_text(line: Any) -> str:
+    """``str`` as is; bytes decoded as UTF-8 with replacement characters; anything else ``str()``."""
     if isinstance(line, str):
         return line
     if isinstance(line, (bytes, bytearray, memoryview)):
@@ -345,7 +346,7 @@ class TemplateMiner:
 
     # ------------------------------------------------------------------ internals
     def _prepare(self, line: Any) -> str:
-        text = _decode(line)
+        text = decode_text(line)
         if len(text) > self.max_line_chars:
             text = text[: self.max_line_chars]
         return text
@@ -522,7 +523,7 @@ class EventAssembler:
     _PY_EXC = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b(?::|$)")
 
     def feed(self, line: Any) -> list[str]:
-        text = _decode(line).rstrip("\r\n")
+        text = decode_text(line).rstrip("\r\n")
         if not text.strip():
             return self.flush()
         if self._lines and self._continues(text):

@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from aisre.detect.logparse import EventAssembler, TemplateMiner
+from aisre.detect.logparse import EventAssembler, TemplateMiner, decode_text
 from aisre.detect.masking import redact, truncate
 from aisre.detect.signatures import Signature, default_signatures, match_signature
 from aisre.errors import ValidationError
@@ -91,7 +91,7 @@ def assemble_records(records: Iterable[LogRecord], *, max_lines: int = 200,
     asm = EventAssembler(max_lines=max_lines, max_chars=max_chars)
     head: LogRecord | None = None
     for rec in records:
-        text = rec.message if isinstance(rec.message, str) else str(rec.message)
+        text = decode_text(rec.message)
         if head is not None and (rec.service, rec.source) != (head.service, head.source):
             for event in asm.flush():
                 out.append(dataclasses.replace(head, message=event))
@@ -171,7 +171,11 @@ class LogWatcher:
     def observe(self, records: Iterable[LogRecord], now: float) -> list[Signal]:
         """Feed records (any order within a poll) and return the signals they raise."""
         signals: list[Signal] = []
-        recs = sorted((r for r in records if self._valid(r)), key=lambda r: r.ts)
+        recs = [r for r in records if self._valid(r)]
+        if math.isfinite(now):       # clock skew: a record from the future must not freeze the windows
+            limit = now + self.window_s
+            recs = [r if r.ts <= limit else dataclasses.replace(r, ts=limit) for r in recs]
+        recs.sort(key=lambda r: r.ts)
         if self.assemble:
             recs = assemble_records(recs)
         for rec in recs:
@@ -198,7 +202,7 @@ class LogWatcher:
         return ok
 
     def _ingest(self, rec: LogRecord, idx: int) -> list[Signal]:
-        text = rec.message if isinstance(rec.message, str) else str(rec.message)
+        text = decode_text(rec.message)
         head = text.split("\n", 1)[0]
         parsed = self.miner.add(head)
         tid = parsed.template_id

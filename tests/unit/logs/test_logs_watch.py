@@ -208,3 +208,13 @@ def test_stack_trace_records_become_one_event_and_match_a_signature():
     out = w.observe(recs, now=11)
     assert [s.signature for s in out] == ["java-oom"]
     assert "\tat com.acme.Cache.put" in out[0].samples[0]
+
+
+def test_future_timestamps_do_not_freeze_the_windows_and_bytes_are_decoded():
+    w = LogWatcher("checkout", window_s=W, cooldown_s=60)
+    t = warm(w)
+    w.observe([rec(t + 10 ** 9, "served request 1 in 5ms token=z", "INFO")], now=t + 1)   # skewed clock
+    assert w.to_state()["window"]["index"] <= int((t + 1 + W) // W)
+    out = w.observe([LogRecord(ts=t + 5, message=b"disk: No space left on device \xff", service="checkout")],
+                    now=t + 6)
+    assert [s.signature for s in out] == ["disk-full"] and "\ufffd" in out[0].samples[0]
