@@ -44,6 +44,7 @@ from aisre.detect.masking import WILDCARD, MaskingRules, shared_masker
 from aisre.errors import ValidationError
 
 STATE_VERSION = 1
+FAMILY_MAX_TOKENS = 64          # sibling families are indexed for lines up to this many tokens
 _IDENTIFIER_CHARS = re.compile(r"\w[./_:@\-\\]+\w")
 
 
@@ -83,6 +84,10 @@ class _Cluster:
     def refresh(self) -> None:
         self.template = " ".join(self.tokens)
         self.tid = template_id_of(self.template)
+
+
+def _in_family(tokens: tuple[str, ...], key: tuple[str, ...], p: int) -> bool:
+    return len(tokens) == len(key) and all(t == k for i, (t, k) in enumerate(zip(tokens, key)) if i != p)
 
 
 def _skeleton(tokens: tuple[str, ...]) -> tuple[str, ...]:
@@ -225,7 +230,8 @@ class TemplateMiner:
         self._clusters: dict[int, _Cluster] = {}
         self._by_len: dict[int, set[int]] = {}
         self._by_head: dict[tuple[int, str], set[int]] = {}   # (length, first token) -> clusters
-        self._families: dict[tuple[str, ...], set[int]] = {}
+        # hash of a family key -> one cluster key, or a set once a second member arrives (memory)
+        self._families: dict[int, int | set[int]] = {}
         self._skeletons: dict[tuple[str, ...], int] = {}  # template without its bare <*> tokens
         self._leaves: dict[str, int] = {}         # masked line (single-spaced) -> cluster key
         self._parent: dict[int, int] = {}         # merged cluster key -> surviving key
@@ -387,6 +393,8 @@ class TemplateMiner:
         return best
 
     def _family_keys(self, tokens: tuple[str, ...]) -> Iterator[tuple[int, tuple[str, ...]]]:
+        if len(tokens) > FAMILY_MAX_TOKENS:          # long lines generalise through masks only
+            return
         constants = sum(1 for t in tokens if t != WILDCARD)
         for p, t in enumerate(tokens):
             if t == WILDCARD:
@@ -404,8 +412,16 @@ class TemplateMiner:
         self._by_len.setdefault(len(tokens), set()).add(ck)
         self._by_head.setdefault((len(tokens), tokens[0] if tokens else ""), set()).add(ck)
         self._skeletons.setdefault(_skeleton(tokens), ck)
+        fams = self._families
         for _, fk in self._family_keys(tokens):
-            self._families.setdefault(fk, set()).add(ck)
+            h = hash(fk)
+            cur = fams.get(h)
+            if cur is None:
+                fams[h] = ck
+            elif isinstance(cur, set):
+                cur.add(ck)
+            elif cur != ck:
+                fams[h] = {cur, ck}
         return ck
 
     def _drop_cluster(self, ck: int) -> _Cluster:
@@ -416,11 +432,14 @@ class TemplateMiner:
         if self._skeletons.get(skel) == ck:
             del self._skeletons[skel]
         for _, fk in self._family_keys(c.tokens):
-            fam = self._families.get(fk)
-            if fam is not None:
+            h = hash(fk)
+            fam = self._families.get(h)
+            if fam == ck:
+                del self._families[h]
+            elif isinstance(fam, set):
                 fam.discard(ck)
-                if not fam:
-                    del self._families[fk]
+                if len(fam) == 1:
+                    self._families[h] = next(iter(fam))
         return c
 
     def _same_skeleton(self, ck: int) -> int | None:
@@ -463,8 +482,11 @@ class TemplateMiner:
                 continue
             tokens = self._clusters[cur].tokens
             for p, fk in self._family_keys(tokens):
-                fam = self._families.get(fk)
-                if fam is None or len(fam) < 2 or len(fam) < self._needed(fam, p):
+                fam = self._families.get(hash(fk))
+                if not isinstance(fam, set) or len(fam) < 2:
+                    continue
+                fam = {m for m in fam if _in_family(self._clusters[m].tokens, fk, p)}   # hash collisions
+                if len(fam) < 2 or len(fam) < self._needed(fam, p):
                     continue
                 target = self._merge(set(fam), fk, p, merged)
                 pending.append(target)
