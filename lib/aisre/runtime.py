@@ -95,6 +95,13 @@ class Runtime:
             return build_metric_sources(self.config)
         return self._get("metric_sources", make)
 
+    @property
+    def capture(self) -> Any:
+        def make() -> Any:
+            from aisre.diagnostics import build_capture
+            return build_capture(self.config, redact=make_redactor(self.config))
+        return self._get("capture", make)
+
     # ------------------------------------------------------------------ helpers
     def incident(self, incident_id: str) -> Incident:
         inc = self.correlator.get(incident_id)
@@ -261,7 +268,7 @@ class Runtime:
                          audit=self.audit, environment=self.config.environment)
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
-                                 read=self.read_latest)
+                                 read=self.read_latest, capture=self.capture)
         if incident is not None:
             counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
             incident = dataclasses.replace(incident, actions=incident.actions + (result,),
@@ -469,3 +476,13 @@ def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = 
     res = normalise(kind, body, headers or {})
     return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
             "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}
+
+
+def make_redactor(config: Config) -> Callable[[str], str] | None:
+    """The analysis redactor over the configured secrets (None if unavailable)."""
+    try:
+        from aisre.analysis.redact import Redactor
+        from aisre.config import secret_values
+    except ImportError:
+        return None
+    return Redactor(secrets=secret_values(config)).redact
