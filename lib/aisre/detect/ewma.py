@@ -7,12 +7,12 @@ from aisre.detect._stream import StreamingDetector, number_in, positive_int, sca
 
 
 class EwmaCusum(StreamingDetector):
-    """Exponentially weighted mean/variance; score = max(|z|, CUSUM statistic).
+    """Exponentially weighted mean/variance; score = max(|z|, 3 * g / h).
 
     ``z = (x - mean) / sd``. The CUSUM ``g+ = max(0, g+ + z - k)`` (and ``g-`` for drops) grows
     while the series stays shifted, so a modest but persistent level shift scores higher and
-    higher even when each point alone is unremarkable. ``g`` is reset once it passes ``h`` and
-    the EWMA has absorbed the new level.
+    higher even when each point alone is unremarkable; ``g = h`` counts as a 3-sigma point. Once
+    the EWMA has absorbed a new level, ``g`` decays by at least ``k`` per point.
     """
 
     name = "ewma_cusum"
@@ -47,10 +47,8 @@ class EwmaCusum(StreamingDetector):
             return
         if self._n > self.min_points:
             z = self._z(v)
-            self._gp = max(0.0, self._gp + z - self.k)
-            self._gn = max(0.0, self._gn - z - self.k)
-            if self._gp > self.h or self._gn > self.h:
-                self._gp = self._gn = 0.0
+            self._gp = min(max(0.0, self._gp + z - self.k), 1e6)
+            self._gn = min(max(0.0, self._gn - z - self.k), 1e6)
         a = self.alpha if self._n > self.min_points else max(self.alpha, 1.0 / self._n)
         d = v - self._mean
         self._mean += a * d
@@ -64,7 +62,7 @@ class EwmaCusum(StreamingDetector):
         z = self._z(v)
         gp = max(0.0, self._gp + z - self.k)
         gn = max(0.0, self._gn - z - self.k)
-        return max(abs(z), gp, gn)
+        return max(abs(z), 3.0 * max(gp, gn) / self.h)
 
     def _band(self, ts: float | None, z: float = 3.0):
         if self._n < self.min_points:

@@ -17,7 +17,7 @@ def _clean_points(points: Iterable[Sequence[float]]) -> tuple[np.ndarray, np.nda
     for p in points:
         try:
             t, v = clean(p[0]), clean(p[1])
-        except (TypeError, IndexError):
+        except (TypeError, IndexError, KeyError):
             continue
         if t is None or v is None or t in seen:
             continue
@@ -61,14 +61,13 @@ def time_to_exhaustion(points: Iterable[Sequence[float]], capacity: float,
     past capacity, the newest point's timestamp is returned. ``direction="down"`` forecasts a
     falling resource (e.g. free disk) reaching ``capacity`` from above.
     """
+    pts = list(points)
     cap = clean(capacity)
-    fit = theil_sen(points)
+    fit = theil_sen(pts)
     if cap is None or fit is None:
         return None
     slope, level = fit
-    t_last = float(_clean_points(points)[0][-1]) if not isinstance(points, (list, tuple)) else None
-    if t_last is None:
-        t_last = float(_clean_points(points)[0][-1])
+    t_last = float(_clean_points(pts)[0][-1])
     sign = 1.0 if direction != "down" else -1.0
     gap = (cap - level) * sign
     if gap <= 0:

@@ -123,8 +123,7 @@ class SeriesMonitor:
         n_of_m = sum(self._hits) >= self.min_consecutive
         exhaustion = None
         if trend is not None and self.capacity is not None:
-            exhaustion = time_to_exhaustion(list(self._recent)[-self.trend_points:], self.capacity,
-                                            "down" if self.direction == "down" else "up")
+            exhaustion = self._exhaustion()
         trend_alarm = (trend is not None and exhaustion is not None
                        and exhaustion - t <= self.exhaustion_horizon_s)
         if not (n_of_m or trend_alarm):
@@ -158,6 +157,19 @@ class SeriesMonitor:
     @staticmethod
     def _deviation(v: float, expected: float | None) -> str:
         return "down" if expected is not None and v < expected else "up"
+
+    def _exhaustion(self) -> float | None:
+        """Forecast over the trend window or its recent half, whichever climbs faster.
+
+        A leak that started inside the window has flat points at its start that flatten the
+        full-window slope; the recent half sees the current rate. The earlier forecast wins
+        (the safer one for an operator).
+        """
+        pts = list(self._recent)[-self.trend_points:]
+        way = "down" if self.direction == "down" else "up"
+        etas = [time_to_exhaustion(p, self.capacity, way) for p in (pts, pts[len(pts) // 2:])]
+        etas = [e for e in etas if e is not None]
+        return min(etas) if etas else None
 
     def _trend(self) -> float | None:
         """Onset ts of a significant monotone trend in ``direction`` over the last trend_points, else None."""
