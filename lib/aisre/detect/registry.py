@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aisre.detect._stream import StreamingDetector
+from aisre.detect.context import ContextNovelty
 from aisre.detect.ensemble import Ensemble
 from aisre.detect.ewma import EwmaCusum
 from aisre.detect.robust import RobustZ, RollingQuantile
@@ -15,11 +16,15 @@ from aisre.detect.seasonal import SeasonalProfile
 from aisre.errors import ValidationError
 
 REGISTRY: dict[str, type[StreamingDetector]] = {
-    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, Ensemble)
+    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, ContextNovelty, Ensemble)
 }
 
 #: What ``make_detector("default")`` builds: a robust z over the last 240 points.
 DEFAULT: dict[str, Any] = {"name": "robust_z", "params": {"window": 240, "min_points": 30}}
+
+#: The NAB-measured pipeline: detector, squash scale (robust-z units -> [0, 1]) and onset filter.
+NAB_PIPELINE: dict[str, Any] = {"detector": "context_novelty", "params": {}, "scale": 5.0,
+                                "fire": 0.6, "rest_points": 200}
 
 
 def make_detector(name: str = "default", **params: Any) -> StreamingDetector:

@@ -15,6 +15,7 @@ STEP = 300.0                                   # 5-minute points
 T0 = 1_700_000_000.0 - (1_700_000_000.0 % 86400)
 SMALL = {"robust_z": {"window": 120, "min_points": 20}, "rolling_quantile": {"window": 120, "min_points": 20},
          "ewma_cusum": {"min_points": 20}, "seasonal_profile": {"bucket_s": 3600, "min_per_bucket": 3},
+         "context_novelty": {"warmup": 100},
          "ensemble": {"members": [{"name": "robust_z", "params": {"window": 120, "min_points": 20}},
                                   {"name": "ewma_cusum", "params": {"min_points": 20}}]}}
 NAMES = sorted(REGISTRY)
