@@ -1,11 +1,12 @@
 """Context novelty: has this short sequence of value levels been seen before, and how far off is it?
 
 Values are quantised into ``bins`` levels whose width is fixed at the end of warm-up
-(``(q_high - q_low) / bins`` over the first ``warmup`` points; levels outside that range get their
+(``(q_high - q_low) / bins`` over the first ``warmup`` points, ``q_low``/``q_high`` the
+``q_range``/``1 - q_range`` quantiles, min/max by default; levels outside that range get their
 own bins). A *context* is the sequence of the last ``context`` levels; its suffixes of length
 1..``context`` are looked up in the set of contexts learned so far. ``novelty`` is the fraction
-that were never seen: a value level never visited, or a familiar level reached in an unfamiliar
-order (the contextual anomalies a plain z-score misses). The score is ``novelty * z``, with ``z``
+that were never seen: a value level never visited, or a familiar level reached from an unfamiliar
+one (``context=2``: level and transition) (the contextual anomalies a plain z-score misses). The score is ``novelty * z``, with ``z``
 the robust z of the value (rolling median/MAD), so it stays in robust-z units and a novel but tiny
 wiggle scores low.
 
@@ -30,7 +31,7 @@ class ContextNovelty(StreamingDetector):
     PARAMS = ("bins", "context", "warmup", "q_range", "window", "min_points")
     STATE = ("_warm", "_lo", "_width", "_recent", "_seen")
 
-    def __init__(self, bins: int = 5, context: int = 3, warmup: int = 300, q_range: float = 0.01,
+    def __init__(self, bins: int = 5, context: int = 2, warmup: int = 300, q_range: float = 0.0,
                  window: int = 300, min_points: int = 30) -> None:
         self.bins = positive_int("bins", bins, 2)
         self.context = positive_int("context", context, 1)

@@ -199,6 +199,23 @@ class SeriesMonitor:
             return None
         return pts[0][0]
 
+    @classmethod
+    def from_config(cls, service: str, metric: Any, detection: dict[str, Any] | None = None) -> "SeriesMonitor":
+        """Build from ``services[].metrics[]`` (a :class:`aisre.config.MetricSpec` or its dict) and the
+        ``detection`` config section (threshold, cooldown_minutes, min_consecutive, of_last, protect,
+        exhaustion_horizon_minutes). The series key is ``"<service>:<metric name>"``."""
+        get = (lambda k, d=None: metric.get(k, d)) if isinstance(metric, dict) else \
+            (lambda k, d=None: getattr(metric, k, d))
+        det = dict(detection or {})
+        name = get("name")
+        return cls(series=f"{service}:{name}", service=service, metric=name,
+                   detector=get("detector", "default") or "default", params=dict(get("params", {}) or {}),
+                   threshold=det.get("threshold", 0.99), direction=get("direction", "up") or "up",
+                   capacity=get("capacity"), min_consecutive=int(det.get("min_consecutive", 3)),
+                   of_last=det.get("of_last"), cooldown_s=60.0 * float(det.get("cooldown_minutes", 15)),
+                   protect=bool(det.get("protect", True)),
+                   exhaustion_horizon_s=60.0 * float(det.get("exhaustion_horizon_minutes", 360)))
+
     # ------------------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
         return {p: getattr(self, p) for p in self.PARAMS}

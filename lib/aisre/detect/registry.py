@@ -24,7 +24,7 @@ DEFAULT: dict[str, Any] = {"name": "robust_z", "params": {"window": 240, "min_po
 
 #: The NAB-measured pipeline: detector, squash scale (robust-z units -> [0, 1]) and onset filter.
 NAB_PIPELINE: dict[str, Any] = {"detector": "context_novelty", "params": {}, "scale": 5.0,
-                                "fire": 0.6, "rest_points": 200}
+                                "fire": 0.6, "rest_points": 150}
 
 
 def make_detector(name: str = "default", **params: Any) -> StreamingDetector:

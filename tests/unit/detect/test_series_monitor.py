@@ -179,3 +179,16 @@ def test_n_of_m_tolerates_one_gap():
     assert feed(monitor(capacity=None, min_consecutive=3), pts) == []
     alarms = feed(monitor(capacity=None, min_consecutive=3, of_last=4), pts)
     assert [t for t, _ in alarms] == [T0 + 60 * 153]
+
+
+def test_from_config_uses_metric_spec_and_detection_section():
+    from aisre.config import MetricSpec
+    spec = MetricSpec(name="memory_pct", query="q", detector="ewma_cusum", params={"alpha": 0.1},
+                      capacity=100.0, direction="up")
+    m = SeriesMonitor.from_config("checkout", spec, {"threshold": 0.995, "cooldown_minutes": 5,
+                                                     "min_consecutive": 2, "protect": False})
+    assert (m.series, m.service, m.metric) == ("checkout:memory_pct", "checkout", "memory_pct")
+    assert m.det.name == "ewma_cusum" and m.det.alpha == 0.1
+    assert (m.threshold, m.cooldown_s, m.min_consecutive, m.protect, m.capacity) == (0.995, 300.0, 2, False, 100.0)
+    d = SeriesMonitor.from_config("web", {"name": "latency_ms"}, {})
+    assert d.det.name == "robust_z" and d.min_consecutive == 3 and d.capacity is None
