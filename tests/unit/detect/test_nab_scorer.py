@@ -91,3 +91,17 @@ def test_tiny_synthetic_file_rules(tmp_path):
     s2 = np.zeros(200); s2[10] = 1.0
     ths2, tot2, _, _ = nab.sweep(corpus, {"x/f.csv": s2}, cost)
     assert list(ths2) == [1.1, 0.0] and tot2[0] == pytest.approx(-1.0)
+
+
+@needs_data
+def test_nab_pipeline_on_the_tiny_corpus_detects_and_beats_null():
+    spec = importlib.util.spec_from_file_location("nab_bench", ROOT / "bench" / "nab.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tiny = nab.load_corpus(DATA, labels="combined_windows_tiny.json")
+    pipe = bench.NAB_PIPELINE
+    scores = {n: bench.run_file(tiny.values[n], pipe["detector"], pipe["params"], pipe) for n in tiny.names}
+    for s in scores.values():
+        assert ((s >= 0) & (s <= 1)).all()
+    res = nab.score_profile(tiny, scores, "standard", nab.load_profiles(DATA)["standard"])
+    assert res.tp >= 2 and res.normalized > 0
