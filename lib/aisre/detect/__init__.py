@@ -10,7 +10,8 @@ Public API::
 """
 from aisre.detect.batch import HoltWintersBand, ProphetBand
 from aisre.detect.forecast import theil_sen, time_to_exhaustion
-from aisre.detect.registry import DEFAULT, REGISTRY, detector_from_state, make_detector
+from aisre.detect.monitor import SeriesMonitor
+from aisre.detect.registry import DEFAULT, NAB_PIPELINE, REGISTRY, detector_from_state, make_detector
 
-__all__ = ["DEFAULT", "REGISTRY", "HoltWintersBand", "ProphetBand", "detector_from_state",
-           "make_detector", "theil_sen", "time_to_exhaustion"]
+__all__ = ["DEFAULT", "NAB_PIPELINE", "REGISTRY", "HoltWintersBand", "ProphetBand", "SeriesMonitor",
+           "detector_from_state", "make_detector", "theil_sen", "time_to_exhaustion"]

@@ -52,13 +52,6 @@ class Ensemble(StreamingDetector):
                 return b
         return (None, None, None)
 
-    def learn_one(self, value: float, ts: float | None = None) -> None:
-        # members keep their own last_ts / hygiene; the ensemble only counts
-        before = self._last_ts
-        super().learn_one(value, ts)
-        if ts is not None and self._last_ts == before:
-            return
-
     def _get_state(self) -> dict[str, Any]:
         return {"members": [d.to_state() for d in self._dets]}
 

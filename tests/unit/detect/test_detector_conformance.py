@@ -206,3 +206,11 @@ def test_default_is_registered_and_configurable():
     d = make_detector()
     assert d.name in REGISTRY
     assert make_detector("default", window=100).window == 100
+
+
+def test_public_api_is_exported():
+    import aisre.detect as d
+    for name in d.__all__:
+        assert hasattr(d, name), name
+    assert set(d.REGISTRY) == {"robust_z", "rolling_quantile", "ewma_cusum", "seasonal_profile",
+                               "context_novelty", "ensemble"}
