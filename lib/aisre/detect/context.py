@@ -28,23 +28,24 @@ _BIN_LIMIT = 10 ** 6
 
 class ContextNovelty(StreamingDetector):
     name = "context_novelty"
-    PARAMS = ("bins", "context", "warmup", "q_range", "window", "min_points")
+    PARAMS = ("bins", "context", "warmup", "q_range", "window", "min_points", "max_contexts")
     STATE = ("_warm", "_lo", "_width", "_recent", "_seen")
 
     def __init__(self, bins: int = 5, context: int = 2, warmup: int = 300, q_range: float = 0.0,
-                 window: int = 300, min_points: int = 30) -> None:
+                 window: int = 300, min_points: int = 30, max_contexts: int = 10000) -> None:
         self.bins = positive_int("bins", bins, 2)
         self.context = positive_int("context", context, 1)
         self.warmup = positive_int("warmup", warmup, 10)
         self.q_range = number_in("q_range", q_range, 0.0, 0.49)
         self.window = positive_int("window", window, 3)
         self.min_points = positive_int("min_points", min_points, 2)
+        self.max_contexts = positive_int("max_contexts", max_contexts, 10)
         self._z = RobustZ(window=self.window, min_points=self.min_points)
         self._warm: list[float] | None = []
         self._lo = 0.0
         self._width = 1.0
         self._recent: list[int] = []
-        self._seen: set[tuple[int, ...]] = set()
+        self._seen: dict[tuple[int, ...], None] = {}     # insertion-ordered: oldest evicted first
 
     # ------------------------------------------------------------------------------------------
     def _bin(self, v: float) -> int:
@@ -66,9 +67,17 @@ class ContextNovelty(StreamingDetector):
         for j in range(len(bins)):
             for ln in range(1, self.context + 1):
                 if j - ln + 1 >= 0:
-                    self._seen.add(tuple(bins[j - ln + 1:j + 1]))
+                    self._remember(tuple(bins[j - ln + 1:j + 1]))
         self._recent = bins[-self.context:]
         self._warm = None
+
+    def _remember(self, c: tuple[int, ...]) -> None:
+        """Add a context; past ``max_contexts`` the oldest is forgotten (bounded state for drifting series)."""
+        if c in self._seen:
+            return
+        self._seen[c] = None
+        if len(self._seen) > self.max_contexts:
+            del self._seen[next(iter(self._seen))]
 
     def _novelty(self, b: int) -> tuple[float, list[tuple[int, ...]]]:
         ctx = self._recent[-(self.context - 1):] + [b] if self.context > 1 else [b]
@@ -85,7 +94,8 @@ class ContextNovelty(StreamingDetector):
             return
         b = self._bin(v)
         _, new = self._novelty(b)
-        self._seen.update(new)
+        for c in new:
+            self._remember(c)
         self._recent.append(b)
         if len(self._recent) > self.context:
             del self._recent[0]
@@ -105,7 +115,7 @@ class ContextNovelty(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         return {"_warm": None if self._warm is None else list(self._warm), "_lo": self._lo,
                 "_width": self._width, "_recent": list(self._recent),
-                "_seen": sorted(list(c) for c in self._seen), "_z": self._z.to_state()}
+                "_seen": [list(c) for c in self._seen], "_z": self._z.to_state()}
 
     def _set_state(self, state: dict[str, Any]) -> None:
         w = state.get("_warm", [])
@@ -113,6 +123,6 @@ class ContextNovelty(StreamingDetector):
         self._lo = float(state.get("_lo", 0.0))
         self._width = float(state.get("_width", 1.0))
         self._recent = [int(b) for b in state.get("_recent", ())]
-        self._seen = {tuple(int(b) for b in c) for c in state.get("_seen", ())}
+        self._seen = {tuple(int(b) for b in c): None for c in state.get("_seen", ())}
         if "_z" in state:
             self._z = RobustZ.from_state(state["_z"])

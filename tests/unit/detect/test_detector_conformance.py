@@ -214,3 +214,22 @@ def test_public_api_is_exported():
         assert hasattr(d, name), name
     assert set(d.REGISTRY) == {"robust_z", "rolling_quantile", "ewma_cusum", "seasonal_profile",
                                "context_novelty", "ensemble"}
+
+
+def test_context_novelty_state_stays_bounded_on_a_drifting_series():
+    det = make_detector("context_novelty", warmup=50, max_contexts=200)
+    for i in range(5000):                      # a counter that never stops climbing
+        det.learn_one(float(i), T0 + STEP * i)
+    st = det.to_state()
+    assert len(st["state"]["_seen"]) == 200
+    assert len(json.dumps(st)) < 50_000
+
+
+def test_context_novelty_is_sparse_after_a_regime_is_learned():
+    """High at the onset of a new level, back to ~0 once the level has been seen."""
+    rng = np.random.default_rng(7)
+    det = make_detector("context_novelty", warmup=200)
+    vals = np.r_[50 + rng.normal(0, 1, 600), 80 + rng.normal(0, 1, 300)]
+    scores = run(det, T0 + STEP * np.arange(len(vals)), vals)
+    assert scores[600] > 5
+    assert np.median(scores[700:]) == 0.0 and np.median(scores[300:600]) == 0.0
