@@ -26,6 +26,7 @@ Parameter-dependent rules (see ``docs/remediation.md`` for the table):
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any, Mapping
 
@@ -173,6 +174,9 @@ def stricter(a: Safety | None, b: Safety | None) -> Safety:
 
 def _scale_class(factor: float | None, target: int | None, current: int | None, max_factor: float,
                  reasons: list[str]) -> Safety:
+    if factor is not None and not math.isfinite(factor):
+        reasons.append(f"scale factor {factor!r} is not a finite number")
+        return F
     if target is not None and target <= 0 or factor is not None and factor <= 0:
         reasons.append("scale to zero or below is forbidden")
         return F

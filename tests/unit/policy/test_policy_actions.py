@@ -118,3 +118,26 @@ def test_docs_table_lists_every_action():
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` |")), None)
         assert row is not None, name
         assert f"| {spec.target_kind} |" in row and spec.safety.value in row, name
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
+                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=20), kids, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(action=st.one_of(st.sampled_from(sorted(ACTIONS)), st.text(max_size=60)),
+       kind=st.sampled_from(["kubernetes", "aws", "argocd", "jenkins", "redis", "postgres", "flags", "sim", "x"]),
+       params=st.dictionaries(st.text(max_size=20), _json, max_size=5))
+def test_assess_never_raises_and_unknown_is_forbidden(action, kind, params):
+    a = assess(req(action, params, kind=kind), targets=REDIS)
+    assert a.reasons
+    if action not in ACTIONS:
+        assert a.safety is Safety.FORBIDDEN
+
+
+@pytest.mark.parametrize("factor", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_scale_is_forbidden(factor):
+    assert safety_of(req("scale_deployment", {"factor": factor})) is Safety.FORBIDDEN

@@ -321,3 +321,11 @@ def test_build_kube_client_without_cluster_is_a_config_error(monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError):
         build_kube_client({})
+
+
+def test_garbage_from_the_api_server_is_a_typed_failure(fake_kube, executor):
+    fake_kube.put(DEP, {"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": "lots"}})
+    r = run_action(executor(), req())
+    assert r.status is ActionStatus.FAILED and r.detail == "failed at plan"
+    assert "SourceDown" in r.error
+    assert not fake_kube.calls_to("PATCH")
