@@ -126,3 +126,10 @@ def test_unreachable_server_is_a_typed_failure():
     ex = PostgresExecutor(f"host=127.0.0.1 port={closed_port()} user=postgres connect_timeout=1")
     r = run_action(ex, req())
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error
+
+
+def test_literals_are_masked_in_evidence():
+    from aisre.remediate.postgres import mask_literals
+
+    assert mask_literals("SELECT * FROM u WHERE pw = 'hunter2' AND x = 'it''s'") == \
+        "SELECT * FROM u WHERE pw = '?' AND x = '?'"

@@ -11,7 +11,8 @@
 * ``deregister_target`` - ``name`` = target group ARN or name; deregisters ONE target that is unhealthy
   while at least one other target is healthy. Verify: the target is gone or draining.
 
-Clients are made with ``max_attempts=1``: botocore never repeats a mutation behind our back.
+Clients are made with ``total_max_attempts=1`` (botocore's ``max_attempts=1`` would still mean one retry):
+botocore never repeats a mutation behind our back.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ def is_bad_target(health: Mapping[str, Any]) -> bool:
     return th.get("State") == "unhealthy" or (th.get("State") == "unused" and th.get("Reason") == "Target.InvalidState")
 
 
+THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+             "RequestThrottled", "SlowDown"}
 TERMINAL_SSM = {"Success", "Failed", "Cancelled", "TimedOut", "Undeliverable", "Terminated", "InvalidPlatform",
                 "AccessDenied", "DeliveryTimedOut", "ExecutionTimedOut"}
 
@@ -87,7 +90,8 @@ class AwsExecutor:
             session = self._session or _session(self._keys[0], self._keys[1], self.region)
             self._clients[service] = session.client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url or None,
-                config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30))
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                              read_timeout=30))
         return self._clients[service]
 
     def _call(self, service: str, operation: str, target: str = "", **kw: Any) -> Any:
@@ -103,6 +107,8 @@ class AwsExecutor:
             code = err.get("Code", "")
             if "NotFound" in code or code in ("InvalidInstanceId", "InvalidInstanceID.NotFound"):
                 status = 404
+            elif code in THROTTLED:
+                status = 429
             raise http_error(status, f"aws {service}.{operation} {target}: {code} {err.get('Message', '')}".strip(),
                              integration="aws", operation=f"{service}.{operation}", target=target) from None
         except (ConnectTimeoutError, ReadTimeoutError) as exc:

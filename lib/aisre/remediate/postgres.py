@@ -10,6 +10,7 @@ pairs are no longer active.
 """
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Callable, Iterable
 
@@ -37,6 +38,14 @@ SQL = {
                           + _RUNAWAY_WHERE + " AND pid = ANY(%(pids)s)",
     "still": "SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' AND pid = ANY(%(pids)s)",
 }
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\$\$.*?\$\$", re.S)
+
+
+def mask_literals(query: str) -> str:
+    """Query text for evidence: string literals (where secrets hide) replaced by '?'."""
+    return _LITERAL.sub("'?'", query)
 
 
 def from_config(config: Any, store: Any = None) -> "PostgresExecutor | None":
@@ -100,7 +109,7 @@ class PostgresExecutor:
         rows = self._query("find", **self._filters(request), limit=self._limit(request))
         fn = "pg_cancel_backend" if request.action == "pg_cancel_query" else "pg_terminate_backend"
         found = [{"pid": r["pid"], "user": r["usename"], "db": r["datname"], "seconds": round(r["seconds"], 1),
-                  "query_start": str(r["query_start"]), "query": r["query"]} for r in rows]
+                  "query_start": str(r["query_start"]), "query": mask_literals(r["query"] or "")} for r in rows]
         return Plan(request=request, steps=tuple(f"{fn}({q['pid']}) user={q['user']} {q['seconds']}s"
                                                  for q in found),
                     blast_radius=f"{len(found)} runaway backends (> {self.runaway_seconds:g}s), protected users "

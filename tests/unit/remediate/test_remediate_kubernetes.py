@@ -329,3 +329,27 @@ def test_garbage_from_the_api_server_is_a_typed_failure(fake_kube, executor):
     assert r.status is ActionStatus.FAILED and r.detail == "failed at plan"
     assert "SourceDown" in r.error
     assert not fake_kube.calls_to("PATCH")
+
+
+def test_build_kube_client_from_kubeconfig(fake_kube, tmp_path):
+    from kubernetes import client
+
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(f"""
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster: {{server: "{fake_kube.url}"}}
+users:
+- name: bot
+  user: {{token: kc-token}}
+contexts:
+- name: fake-ctx
+  context: {{cluster: fake, user: bot}}
+current-context: fake-ctx
+""")
+    fake_kube.add_deployment("web", "prod")
+    api = build_kube_client({"kubeconfig": str(cfg), "context": "fake-ctx"})
+    assert client.AppsV1Api(api).read_namespaced_deployment("web", "prod").spec.replicas == 3
+    assert fake_kube.calls[-1].path == DEP
