@@ -276,3 +276,32 @@ def test_a_failed_aws_mutation_is_sent_exactly_once(monkeypatch):
         server.server_close()
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error and "InternalFailure" in r.error
     assert seen.count("RebootDBInstance") == 1
+
+
+def test_ssm_runbook_commands_list_runs_each_catalogue_entry(ex):
+    ids = instances(1)
+    wire = sent(ex)
+    r = run_action(ex, req("ssm_run_command", "checkout", document="AWS-RunShellScript",
+                           commands=["log_rotate", "disk_cleanup"], instance_ids=ids))
+    assert r.status is ActionStatus.SUCCEEDED, r
+    lines = wire[0]["Parameters"]["commands"]
+    assert lines[0] == "logrotate --force /etc/logrotate.conf" and lines[1].startswith("journalctl --vacuum-size")
+    assert len(lines) == 4
+
+
+def test_deregister_only_in_the_named_zone(ex):
+    elb, tg, ids = target_group(n=3, stop=0)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    zone = ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0]["Placement"][
+        "AvailabilityZone"]
+    ec2.stop_instances(InstanceIds=[ids[0]])
+    r = run_action(ex, req("deregister_target", "web-tg", zone="eu-west-9z" if zone != "eu-west-9z" else "us-east-1f"))
+    assert r.status is ActionStatus.SKIPPED and registered(elb, tg) == sorted(ids)       # no bad target there
+    r = run_action(ex, req("deregister_target", "web-tg", zone=zone))
+    assert r.status is ActionStatus.SUCCEEDED and ids[0] not in registered(elb, tg)
+
+
+def test_asg_exclude_zone_is_reported_not_silently_dropped(ex):
+    make_asg(desired=2)
+    r = run_action(ex, req("asg_set_capacity", "web", factor=1.5, exclude_zone="us-east-1a"), dry_run=True)
+    assert r.status is ActionStatus.DRY_RUN and any("exclude_zone" in s for s in r.evidence["steps"])

@@ -353,3 +353,31 @@ current-context: fake-ctx
     api = build_kube_client({"kubeconfig": str(cfg), "context": "fake-ctx"})
     assert client.AppsV1Api(api).read_namespaced_deployment("web", "prod").spec.replicas == 3
     assert fake_kube.calls[-1].path == DEP
+
+
+def test_runbook_names_its_workload_in_a_protected_namespace(fake_kube, executor):
+    fake_kube.add_deployment("coredns", "kube-system", replicas=2)
+    request = req(params={"namespace": "kube-system", "name": "coredns"})
+    r = run_action(executor(), request)
+    assert r.status is ActionStatus.DENIED and "protected" in r.error and not fake_kube.calls_to("PATCH")
+    r = run_action(executor(allowed_namespaces=("prod", "kube-system")), request)
+    assert r.status is ActionStatus.SUCCEEDED, r
+    assert fake_kube.calls_to("PATCH")[0].path == "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
+
+
+def test_drain_passes_the_grace_period_to_each_eviction(fake_kube, executor):
+    for n in ("node-0", "node-1"):
+        fake_kube.add_node(n)
+    fake_kube.add_pod("a", "prod", {"app": "a"}, node="node-1")
+    r = run_action(executor(), req("drain_node", params={"node": "node-1", "grace_period_s": 120,
+                                                         "respect_pdb": True}))
+    assert r.status is ActionStatus.SUCCEEDED, r
+    body = fake_kube.calls_to("POST", "/eviction")[0].body
+    assert body["deleteOptions"]["gracePeriodSeconds"] == 120 and body["metadata"]["name"] == "a"
+
+
+def test_cordon_takes_the_node_from_the_target(fake_kube, executor):
+    fake_kube.add_node("node-0")
+    fake_kube.add_node("node-1")
+    r = run_action(executor(), req("cordon_node", node="node-1"))
+    assert r.status is ActionStatus.SUCCEEDED and fake_kube.get("/api/v1/nodes/node-1")["spec"]["unschedulable"]
