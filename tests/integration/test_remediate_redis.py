@@ -104,3 +104,11 @@ def test_runbook_batch_size(rds):
     r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="cache:sessions:*", batch=100),
                    targets=TARGETS)
     assert r.status is ActionStatus.SUCCEEDED and seen == [100, 100, 50]
+
+
+def test_run_action_reads_the_policy_from_the_executor_when_no_targets_are_given(rds):
+    seed(rds, 20)
+    r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="cache:sessions:*"))
+    assert r.status is ActionStatus.SUCCEEDED and rds.dbsize() == 100
+    r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="user:*"))
+    assert r.status is ActionStatus.DENIED and rds.dbsize() == 100

@@ -40,6 +40,10 @@ class RedisExecutor:
         self.batch = int(batch)
         self.batch_max = 10_000
 
+    def policy_targets(self) -> dict[str, Any]:
+        """This executor's configuration as the registry reads it (``targets.redis``), for run_action."""
+        return {"redis": {"evictable_patterns": list(self.evictable_patterns), "allow_flushall": self.allow_flushall}}
+
     def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """Call the client once (materialising iterators) and map redis errors into the aisre tree."""
         import redis as redis_lib
