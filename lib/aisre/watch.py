@@ -215,7 +215,7 @@ class LogWatchRunner:
                 continue
             from aisre.sources.cursor import fetch_new
             try:
-                res = fetch_new(source, svc.logs.get("query") or svc.name, self.store, now=now, stream=svc.name,
+                res = fetch_new(source, svc.logs.get("query", ""), self.store, now=now, stream=svc.name,
                                 limit=self.limit, settle_s=float(getattr(source, "settle_s", 15.0)),
                                 commit_cursor=False)
             except IntegrationError as exc:
