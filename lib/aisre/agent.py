@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from aisre import steps
-from aisre.config import Config
+from aisre.config import Config, secret_values
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
                           Mode, RunbookAction, Signal, Verdict, iso)
 from aisre.state import MemoryStore, StateStore
@@ -78,7 +78,8 @@ class Agent:
         deps = {s.name: tuple(s.depends_on) for s in config.services}
         self.correlator = correlator or Correlator(store, clock=clock, window_s=900, dependencies=deps,
                                                    environment=config.environment)
-        self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment)
+        self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment,
+                                                   targets=dict(config.targets), audit=audit)
         self.pending: dict[str, PendingFix] = {}
         self.watching: dict[str, float] = {}      # incident id -> last signal time (transient / cooling down)
         self.awaiting: dict[str, Any] = {}        # incident id -> runbook whose action waits for its preconditions
@@ -313,7 +314,7 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
         from aisre.analysis import build_analyst
         analyst = build_analyst(config)
     path = audit_path or config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
-    audit = AuditLog(path, clock=clock, environment=config.environment)
+    audit = AuditLog(path, clock=clock, environment=config.environment, secrets=secret_values(config))
     return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
                  notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)
 

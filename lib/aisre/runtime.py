@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from aisre import steps
-from aisre.config import Config, load_config
+from aisre.config import Config, load_config, secret_values
 from aisre.errors import NotFound, ValidationError
 from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
                           Verdict)
@@ -49,7 +49,8 @@ class Runtime:
     def guardrails(self) -> Any:
         def make() -> Any:
             from aisre.policy import Guardrails
-            return Guardrails(self.config.safety, self.store, clock=self.clock, environment=self.config.environment)
+            return Guardrails(self.config.safety, self.store, clock=self.clock, environment=self.config.environment,
+                              targets=dict(self.config.targets), audit=self.audit)
         return self._get("guardrails", make)
 
     @property
@@ -57,7 +58,8 @@ class Runtime:
         def make() -> Any:
             from aisre.policy.audit import AuditLog
             path = self.config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
-            return AuditLog(path, clock=self.clock, environment=self.config.environment)
+            return AuditLog(path, clock=self.clock, environment=self.config.environment,
+                            secrets=secret_values(self.config))
         return self._get("audit", make)
 
     @property

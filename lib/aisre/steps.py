@@ -123,9 +123,11 @@ def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | N
     if runbook is None or rb_action is None:
         return None
     params = dict(rb_action.params)
-    # Model-proposed parameters may only fill keys the runbook action already declares.
+    # The runbook's values always win. A model may only fill a parameter the runbook leaves open
+    # (a "{{ name }}" placeholder or null), with a plain scalar; the registry validates it afterwards.
     for k, v in (diagnosis.action_params or {}).items():
-        if k in params and isinstance(v, (str, int, float, bool)):
+        open_slot = k in params and (params[k] is None or (isinstance(params[k], str) and "{{" in params[k]))
+        if open_slot and isinstance(v, (str, int, float, bool)):
             params[k] = v
     return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
@@ -210,7 +212,8 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
                                   target=request.target.name, started_at=now, finished_at=now,
                                   error=f"no executor for target kind {request.target.kind!r} is configured")
         else:
-            result = run_action(executor, request, dry_run=dry_run, clock=clock)
+            result = run_action(executor, request, dry_run=dry_run, clock=clock,
+                                targets=getattr(guardrails, "targets", None))
         if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             guardrails.record_action(request.service)
         if captured is not None:
