@@ -32,8 +32,12 @@ import pytest
 
 LISTS = {"deployments": "DeploymentList", "replicasets": "ReplicaSetList", "statefulsets": "StatefulSetList",
          "pods": "PodList", "poddisruptionbudgets": "PodDisruptionBudgetList", "nodes": "NodeList",
-         "jobs": "JobList"}
+         "jobs": "JobList", "events": "EventList"}
 WORKLOADS = ("deployments", "statefulsets", "jobs")
+
+
+class PlainText(str):
+    """A text/plain response body (pod logs)."""
 
 
 @dataclasses.dataclass
@@ -86,6 +90,7 @@ class FakeKube:
         self.calls: list[Call] = []
         self.failures: list[dict[str, Any]] = []
         self.auto_complete = False
+        self.pod_logs: dict[str, str] = {}
         self.lock = threading.RLock()
         self.url = ""
         self._rv = 100
@@ -176,6 +181,19 @@ class FakeKube:
                     "state": state,
                     "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}} if restarts else {}}]}}
         return self.put(f"/api/v1/namespaces/{ns}/pods/{name}", pod)
+
+    def add_event(self, ns: str, involved_kind: str, involved_name: str, reason: str, message: str,
+                  type_: str = "Warning") -> dict[str, Any]:
+        name = f"{involved_name}.{len(self.objects)}"
+        ev = {"apiVersion": "v1", "kind": "Event", "metadata": self._meta(name, ns),
+              "involvedObject": {"kind": involved_kind, "name": involved_name, "namespace": ns},
+              "reason": reason, "message": message, "type": type_, "count": 1,
+              "lastTimestamp": "2026-11-28T02:00:00Z"}
+        return self.put(f"/api/v1/namespaces/{ns}/events/{name}", ev)
+
+    def set_pod_log(self, ns: str, pod: str, text: str) -> None:
+        with self.lock:
+            self.pod_logs[f"/api/v1/namespaces/{ns}/pods/{pod}"] = text
 
     def add_pdb(self, name: str, ns: str, match_labels: dict[str, str], disruptions_allowed: int) -> dict[str, Any]:
         pdb = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": self._meta(name, ns),
@@ -286,6 +304,13 @@ class FakeKube:
         return 405, _status(405, "MethodNotAllowed", f"{method} {path}")
 
     def _get(self, path: str, query: dict[str, str]) -> tuple[int, Any]:
+        if path.endswith("/log"):      # pod logs are plain text, like the real API
+            pod = self.objects.get(path[: -len("/log")])
+            if pod is None:
+                return 404, _status(404, "NotFound", f"{path} not found")
+            lines = self.pod_logs.get(path[: -len("/log")], "").splitlines()
+            tail = int(query.get("tailLines", len(lines) or 1))
+            return 200, PlainText("\n".join(lines[-tail:]) + ("\n" if lines else ""))
         if path.endswith("/scale"):
             obj = self.objects.get(path[: -len("/scale")])
             if obj is None:
@@ -369,9 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         status, payload = self.fake.handle(self.command, self.path, body, self.headers.get("Content-Type") or "")
-        data = json.dumps(payload).encode()
+        plain = isinstance(payload, PlainText)
+        data = payload.encode() if plain else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if plain else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
