@@ -159,7 +159,10 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
         return Check(ok=True, detail="no preconditions")
     observed: dict[str, Any] = {}
     for cond in rb_action.preconditions:
-        metric, _, _ = conditions.parse(cond)
+        try:
+            metric, _, _ = conditions.parse(cond)
+        except ValidationError:
+            continue        # not a live metric comparison ('deploy within 60m'): the analyst judged it on evidence
         if metric is None:
             continue
         value = read(service, metric)
@@ -239,7 +242,12 @@ def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricRe
     for vc in rb_action.verify:
         value = read(service, vc.metric)
         observed[vc.metric] = value
-        if not conditions.holds(value, vc.condition):
+        try:
+            ok = conditions.holds(value, vc.condition)
+        except ValidationError:
+            failing.append(f"{vc.metric} {vc.condition}: not a checkable condition")
+            continue
+        if not ok:
             failing.append(f"{vc.metric} {vc.condition} (now {value})")
     if failing:
         return Check(ok=False, detail="not yet: " + "; ".join(failing), observed=observed)
