@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -77,20 +78,23 @@ def generated_runbooks(n: int, seed: int = 7) -> list[Runbook]:
     return out
 
 
-def load_queries() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+Labelled = list[tuple[str, str, tuple[str, ...]]]
+
+
+def load_queries() -> tuple[Labelled, Labelled]:
     qs = yaml.safe_load(QUERIES.read_text(encoding="utf-8"))["queries"]
-    pairs = [(q["q"], q["expect"]) for q in qs]
-    return pairs[0::2], pairs[1::2]
+    rows = [(q["q"], q["expect"], tuple(q.get("metrics", ()))) for q in qs]
+    return rows[0::2], rows[1::2]
 
 
-def evaluate(r: Retriever, labelled: list[tuple[str, str]]) -> dict[str, float]:
+def evaluate(r: Retriever, labelled: Labelled) -> dict[str, Any]:
     top1 = top3 = 0
     rr = 0.0
     covered = 0
     pred_none = true_none = both_none = 0
     misses: list[str] = []
-    for text, expect in labelled:
-        res = r.search(text, k=5)
+    for text, expect, metrics in labelled:
+        res = r.search(text, k=5, metrics=metrics)
         got = res.best.runbook_id if res.best else "none"
         ids = [m.runbook_id for m in res.matches]
         top1 += got == expect
@@ -112,14 +116,14 @@ def evaluate(r: Retriever, labelled: list[tuple[str, str]]) -> dict[str, float]:
             "none_recall": both_none / true_none if true_none else 1.0, "misses": misses}
 
 
-def latency(r: Retriever, texts: list[str], passes: int = 2) -> tuple[float, float]:
-    for t in texts[:30]:
-        r.search(t)                               # warm-up
+def latency(r: Retriever, queries: Labelled, passes: int = 2) -> tuple[float, float]:
+    for t, _, m in queries[:30]:
+        r.search(t, metrics=m)                    # warm-up
     times = []
     for _ in range(passes):
-        for t in texts:
+        for t, _, m in queries:
             t0 = time.perf_counter()
-            r.search(t)
+            r.search(t, metrics=m)
             times.append((time.perf_counter() - t0) * 1000)
     times.sort()
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             big = Retriever(entries + pad, embedding=emb, calibration=r.calibration)
             m = evaluate(big, dev + held)
             rows.append((emb, "1,000 (padded)", "all", m))
-            p50, p95 = latency(big, [q for q, _ in dev + held])
+            p50, p95 = latency(big, dev + held)
             lat_rows.append((emb, "in-memory", 1000, p50, p95))
     if not args.quick:
         try:
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 store.runbooks.upsert(iter_docs([e for e in all_entries if e.kind != "incident"]))
                 store.incidents.upsert(iter_docs([e for e in all_entries if e.kind == "incident"]))
                 r = Retriever(all_entries, store=store)
-                p50, p95 = latency(r, [q for q, _ in dev + held], passes=1)
+                p50, p95 = latency(r, dev + held, passes=1)
                 lat_rows.append(("minilm", "chroma PersistentClient", 1000, p50, p95))
         except Exception as exc:  # the in-memory figures stand on their own
             print(f"chroma latency skipped: {type(exc).__name__}: {exc}")
@@ -180,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         lat.append(f"| {emb} | {store} | {n} | {p50:.1f} | {p95:.1f} |")
     text = "\n".join([
         "## Runbook retrieval (`bench/retrieval.py`)", "",
-        f"{len(dev) + len(held)} labelled incident texts ({sum(1 for _, e in dev + held if e == 'none')} uncovered, "
+        f"{len(dev) + len(held)} labelled incident texts ({sum(1 for _, e, _ in dev + held if e == 'none')} uncovered, "
         "expected `none`), written before tuning; the calibration is fitted on the dev half only. "
         "top-1 counts `none` answers (best is None) as correct for uncovered queries; top-3 and MRR are over "
         "covered queries. Targets: top-1 >= 0.95, none precision >= 0.95, p95 <= 25 ms.", "",

@@ -147,10 +147,12 @@ def _make_local_minilm() -> type:
             return self.ort.InferenceSession(str(Path(self.DOWNLOAD_PATH) / "onnx" / "model.onnx"),
                                              providers=self._preferred_providers, sess_options=so)
 
-        def _forward(self, documents: list[str], batch_size: int = 32) -> np.ndarray:
+        def _forward(self, documents: list[str], batch_size: int = 16) -> np.ndarray:
             out = []
-            for i in range(0, len(documents), batch_size):
-                enc = self.tokenizer.encode_batch([d if d.strip() else "empty" for d in documents[i:i + batch_size]])
+            order = sorted(range(len(documents)), key=lambda j: len(documents[j]))   # less padding per batch
+            docs = [documents[j] for j in order]
+            for i in range(0, len(docs), batch_size):
+                enc = self.tokenizer.encode_batch([d if d.strip() else "empty" for d in docs[i:i + batch_size]])
                 ids = np.array([e.ids for e in enc], dtype=np.int64)
                 mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
                 hidden = self.model.run(None, {"input_ids": ids, "attention_mask": mask,
@@ -160,7 +162,10 @@ def _make_local_minilm() -> type:
                 out.append(self._normalize(pooled).astype(np.float32))
             if not out:
                 return np.zeros((0, 384), dtype=np.float32)
-            return np.concatenate(out)
+            sorted_vecs = np.concatenate(out)
+            result = np.empty_like(sorted_vecs)
+            result[order] = sorted_vecs
+            return result
 
         @staticmethod
         def name() -> str:

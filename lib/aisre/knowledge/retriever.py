@@ -31,6 +31,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -43,14 +44,15 @@ from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, to
 from aisre.models import AnomalyClass, MetricPattern, Retrieval, Runbook, RunbookMatch
 
 log = logging.getLogger(__name__)
+_WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("sig", "metric", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap")
+FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap")
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
 DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
-                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0}
+                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0}
 #: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
-FUSION = {"sig": 1.0, "metric": 1.0, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
+FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
 CANDIDATES_PER_LIST = 15
 RRF_K = 60
 
@@ -200,6 +202,20 @@ class Retriever:
                     table.setdefault(n, set()).add(i)
                     self._phrase_kind[n] = "alert"
         self._phrases = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        # keyword phrases (stemmed token sets), indexed by their rarest-looking (longest) token
+        # (a keyword with stopwords, e.g. "out of space", must appear as a phrase instead)
+        self._keywords: dict[str, list[tuple[int, frozenset[str], str]]] = {}
+        self._kw_phrases: list[tuple[int, str]] = []
+        for i, e in enumerate(self._entries):
+            for kw in e.symptoms.keywords:
+                toks = tokens(kw)
+                if not toks:
+                    continue
+                if len(toks) < len(_WORDS.findall(kw.lower())):
+                    self._kw_phrases.append((i, normalise(kw)))
+                    continue
+                anchor = max(toks, key=len)
+                self._keywords.setdefault(anchor, []).append((i, frozenset(toks), kw))
         # metric patterns: metric -> [(entry index, class)]
         self._metrics: dict[str, list[tuple[int, str | None]]] = {}
         for i, e in enumerate(self._entries):
@@ -247,6 +263,18 @@ class Retriever:
             if i is not None and 1.0 > hits.get(i, (0.0, ""))[0]:
                 hits[i] = (1.0, f"signature id '{s}'")
         return hits
+
+    def _keyword_hits(self, qtok: Sequence[str], text_norm: str) -> dict[int, tuple[float, list[str]]]:
+        qset = set(qtok)
+        found: dict[int, list[str]] = {}
+        for i, phrase in self._kw_phrases:
+            if phrase in text_norm and contains_phrase(text_norm, phrase):
+                found.setdefault(i, []).append(phrase)
+        for anchor in qset:
+            for i, toks, kw in self._keywords.get(anchor, ()):
+                if toks <= qset and kw not in found.get(i, []):
+                    found.setdefault(i, []).append(kw)
+        return {i: (1.0 - 0.5 ** len(kws), kws) for i, kws in found.items()}
 
     def _metric_hits(self, metrics: Sequence[Any]) -> dict[int, tuple[float, str]]:
         hits: dict[int, tuple[float, str]] = {}
@@ -305,9 +333,10 @@ class Retriever:
         sims = self._vector_sims(full) if full.strip() else np.zeros(n)
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
+        kwh = self._keyword_hits(qtok, normalise(full))
         bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
         vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
-        cand = set(bm_order) | set(vec_order) | set(sig) | set(met)
+        cand = set(bm_order) | set(vec_order) | set(sig) | set(met) | set(kwh)
         bm_max = float(bm.max()) if n else 0.0
         bm_rank = {i: r for r, i in enumerate(bm_order)}
         vec_rank = {i: r for r, i in enumerate(vec_order)}
@@ -323,6 +352,7 @@ class Retriever:
             feats = {
                 "sig": sig.get(i, (0.0, ""))[0],
                 "metric": met.get(i, (0.0, ""))[0],
+                "kw": kwh[i][0] if i in kwh else 0.0,
                 "bm25_rel": float(bm[i]) / bm_max if bm_max > 0 else 0.0,
                 "bm25_cov": cov,
                 "cos": float(sims[i]),
@@ -334,10 +364,12 @@ class Retriever:
                 reasons.append(sig[i][1])
             if i in met:
                 reasons.append(met[i][1])
+            if i in kwh:
+                reasons.append("keywords " + ", ".join(repr(k) for k in kwh[i][1][:4]))
             if i in bm_rank:
                 reasons.append(f"bm25 {feats['bm25_rel']:.2f} (rank {bm_rank[i] + 1}, covers {cov:.0%} of the query)")
             reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
-            fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"]
+            fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
                      + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * feats["cos"]
                      + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100))))
             out.append(Candidate(e, feats, tuple(reasons), fused))

@@ -70,14 +70,15 @@ class KnowledgeStore(Protocol):
     def collection_for(self, kind: str) -> VectorCollection: ...
 
 
-def entry_text(rb: Runbook) -> str:
-    """The text embedded for an entry: title, description, symptoms and diagnosis (bounded)."""
+def entry_text(rb: Runbook, limit: int = 900) -> str:
+    """The text embedded for an entry: title, description, keywords and alert names (bounded).
+
+    Log signatures and diagnosis steps are left out on purpose: signatures are matched exactly by the
+    retriever, and shorter texts embed several times faster (MiniLM cost grows with length).
+    """
     s = rb.symptoms
-    parts = [rb.title, rb.description,
-             " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
-             " ".join(s.log_signatures), " ".join(s.alerts), " ".join(s.keywords),
-             " ".join(rb.tags), " ".join(rb.diagnosis[:3])]
-    return " \n".join(p for p in parts if p)[:4000]
+    parts = [rb.title + ".", rb.description, ", ".join(s.keywords), " ".join(s.alerts)]
+    return " ".join(p for p in parts if p)[:limit]
 
 
 def to_doc(rb: Runbook) -> StoreDoc:
