@@ -9,14 +9,14 @@ from aisre.knowledge.ingest import IngestReport, ingest, kb_ingest, kb_search, r
 from aisre.knowledge.learning import (RunbookHealth, UnmatchedReport, incident_entry, record_incident,
                                       runbook_health, unmatched_report)
 from aisre.knowledge.loader import LoadError, load_runbook, load_runbooks, scan_runbooks
-from aisre.knowledge.retriever import Calibration, Retriever, build_retriever
+from aisre.knowledge.retriever import Calibration, Retriever, build_retriever, incident_query
 from aisre.knowledge.store import (ChromaStore, Hit, MemoryKnowledgeStore, StoreDoc, VectorCollection,
                                    open_store)
 
 __all__ = [
     "Calibration", "ChromaStore", "HashingEmbedding", "Hit", "IngestReport", "LoadError", "LocalMiniLM",
     "MemoryKnowledgeStore", "Retriever", "RunbookHealth", "StoreDoc", "UnmatchedReport", "VectorCollection",
-    "build_retriever", "incident_entry", "ingest", "kb_ingest", "kb_search", "load_runbook", "load_runbooks",
+    "build_retriever", "incident_entry", "incident_query", "ingest", "kb_ingest", "kb_search", "load_runbook", "load_runbooks",
     "make_embedding", "open_store", "record_incident", "retrieval_to_dict", "runbook_health", "scan_runbooks",
     "unmatched_report",
 ]

@@ -277,7 +277,12 @@ class HashingEmbedding:
 
 
 def make_embedding(kind: str = "minilm", **kwargs: Any) -> Any:
-    """``minilm`` (default) or ``hashing``; anything else is a ConfigError."""
+    """``minilm`` (default), ``hashing``, or ``auto`` (MiniLM, else hashing); anything else is a ConfigError."""
+    if kind == "auto":
+        try:
+            return LocalMiniLM(**kwargs)
+        except ConfigError:
+            return HashingEmbedding()
     if kind == "minilm":
         return LocalMiniLM(**kwargs)
     if kind == "hashing":

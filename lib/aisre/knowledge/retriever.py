@@ -222,16 +222,17 @@ class Retriever:
             for m in e.symptoms.metrics:
                 self._metrics.setdefault(m.metric, []).append(
                     (i, m.anomaly_class.value if m.anomaly_class else None))
-        if self.store is None:
-            self._memory = MemoryCollection(self._ef)
-            self._memory.upsert([to_doc(e) for e in self._entries])
+        if self.store is None:                        # embed only new or changed entries
+            if self._memory is None:
+                self._memory = MemoryCollection(self._ef)
+            have = self._memory.hashes()
+            self._memory.delete([i for i in have if i not in self._by_id])
+            docs = [to_doc(e) for e in self._entries]
+            self._memory.upsert([d for d in docs if have.get(d.id) != d.content_hash])
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
-        new = list(entries)
-        if self._memory is None and self.store is None:
-            self._memory = MemoryCollection(self._ef)
-        self._rebuild(self._entries + new)
+        self._rebuild(self._entries + list(entries))
 
     def get(self, runbook_id: str) -> Runbook | None:
         return self._by_id.get(runbook_id)
@@ -384,6 +385,10 @@ class Retriever:
 
     # ------------------------------------------------------------------ search
 
+    def search_incident(self, incident: Any, k: int = 5) -> Retrieval:
+        """``search`` with the text, signatures, alerts and metric patterns of an incident's signals."""
+        return self.search(k=k, **incident_query(incident))
+
     def search(self, text: str, k: int = 5, service: str | None = None, signatures: Sequence[str] = (),
                alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> Retrieval:
         """Rank runbooks for an incident description; ``best`` is None when nothing clears the bar.
@@ -414,6 +419,31 @@ class Retriever:
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
 
 
+def incident_query(incident: Any) -> dict[str, Any]:
+    """The ``search`` arguments for an :class:`~aisre.models.Incident` (or anything with ``.signals``).
+
+    Text = the signal summaries (and the diagnosis summary if present); signatures = signal signatures;
+    alerts = names of alert signals; metrics = ``name:anomaly_class`` of metric signals.
+    """
+    signals = list(getattr(incident, "signals", ()) or ())[:20]
+    texts = [s.summary for s in signals if s.summary]
+    diag = getattr(incident, "diagnosis", None)
+    if diag is not None and diag.summary:
+        texts.insert(0, diag.summary)
+    metrics = []
+    for s in signals:
+        if s.kind == "metric" and s.name:
+            cls = s.anomaly_class.value if s.anomaly_class else ""
+            metrics.append(f"{s.name}:{cls}" if cls else s.name)
+    return {
+        "text": " | ".join(dict.fromkeys(texts))[:MAX_QUERY_CHARS],
+        "service": getattr(incident, "service", None) or None,
+        "signatures": tuple(dict.fromkeys(s.signature for s in signals if s.signature)),
+        "alerts": tuple(dict.fromkeys(s.name for s in signals if s.kind == "alert" and s.name)),
+        "metrics": tuple(dict.fromkeys(metrics)),
+    }
+
+
 def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = None) -> Retriever:
     """The configured retriever: runbooks from ``knowledge.runbooks_dir`` (default: the pack's ``knowledge/``).
 
@@ -435,7 +465,7 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
         runbooks_dir = config.knowledge_dir
     emb = embedding or knowledge.get("embedding") or "auto"
     if store is None and (knowledge.get("store_dir") or knowledge.get("chroma_url")):
-        store = open_store(knowledge, embedding=None if emb in ("auto", "minilm") else emb)
+        store = open_store(knowledge, embedding=None if isinstance(emb, str) else emb)
     runbooks = load_runbooks(runbooks_dir) if runbooks_dir and Path(runbooks_dir).exists() else None
     mc = knowledge.get("min_confidence")
     return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc))

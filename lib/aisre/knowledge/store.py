@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from aisre.errors import ConfigError, IntegrationError, SourceDown
-from aisre.models import Runbook
+from aisre.models import Runbook, stable_hash
 
 COLLECTIONS = {"runbook": "aisre_runbooks", "incident": "aisre_incidents"}
 
@@ -83,7 +83,7 @@ def entry_text(rb: Runbook, limit: int = 900) -> str:
 
 def to_doc(rb: Runbook) -> StoreDoc:
     linked = next((t.split(":", 1)[1] for t in rb.tags if t.startswith("runbook:")), "")
-    meta = {"kind": rb.kind, "title": rb.title, "content_hash": rb.content_hash,
+    meta = {"kind": rb.kind, "title": rb.title, "content_hash": rb.content_hash or stable_hash(rb.to_dict()),
             "source_path": rb.source_path, "services": ",".join(rb.services), "runbook_id": linked,
             "entry": rb.to_json()}
     return StoreDoc(id=rb.id, text=entry_text(rb), metadata=meta)
@@ -324,9 +324,9 @@ def open_store(knowledge: Mapping[str, Any] | None = None, *, embedding: Any = N
     or ``$AISRE_HOME/chroma``, or ``~/.aisre/chroma``).
     """
     cfg = dict(knowledge or {})
-    if embedding is None and cfg.get("embedding", "minilm") != "minilm":
+    if embedding is None:
         from aisre.knowledge.embeddings import make_embedding  # noqa: PLC0415
-        embedding = make_embedding(cfg["embedding"])
+        embedding = make_embedding(cfg.get("embedding") or "auto")
     url = cfg.get("chroma_url") or None
     path = cfg.get("store_dir") or default_dir or os.path.join(
         os.environ.get("AISRE_HOME") or os.path.join(os.path.expanduser("~"), ".aisre"), "chroma")

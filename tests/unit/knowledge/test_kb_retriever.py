@@ -59,10 +59,10 @@ def test_metric_pattern_is_evidence(kb_retriever):
     assert top.confidence > next(m.confidence for m in without.matches if m.runbook_id == "memory-leak")
 
 
-def test_service_filter_excludes_runbooks_scoped_to_other_services(kb_entries, kb_minilm):
+def test_service_filter_excludes_runbooks_scoped_to_other_services(kb_entries):
     import dataclasses
     scoped = [dataclasses.replace(e, services=("billing",)) if e.id == "disk-full" else e for e in kb_entries]
-    r = Retriever(scoped, embedding=kb_minilm)
+    r = Retriever(scoped, embedding="hashing")
     text = "No space left on device"
     assert r.search(text, service="billing").best.runbook_id == "disk-full"
     assert all(m.runbook_id != "disk-full" for m in r.search(text, service="checkout").matches)
@@ -107,3 +107,38 @@ def test_empty_retriever_returns_no_matches():
     r = Retriever([], embedding="hashing")
     res = r.search("anything")
     assert res.matches == () and res.best is None
+
+
+def test_add_embeds_only_new_entries(kb_entries):
+    import dataclasses
+
+    from aisre.knowledge.embeddings import HashingEmbedding
+    base = HashingEmbedding()
+    batches: list[int] = []
+
+    def ef(texts):
+        batches.append(len(texts))
+        return base(texts)
+
+    r = Retriever(kb_entries, embedding=ef)
+    assert batches == [len(kb_entries)]
+    extra = dataclasses.replace(kb_entries[0], id="extra-entry", title="Extra entry for the add test")
+    r.add([extra])
+    assert batches[-1] == 1 and r.get("extra-entry") is not None
+    r.add([dataclasses.replace(extra, title="Extra entry, edited", content_hash="changed")])
+    assert batches[-1] == 1 and r.get("extra-entry").title == "Extra entry, edited"
+
+
+def test_search_incident_uses_signals(kb_retriever):
+    from aisre.models import Incident, Signal
+    inc = Incident(id="i1", fingerprint="f", service="checkout", signals=(
+        Signal(id="s1", kind="metric", source="sim", service="checkout", name="memory_pct",
+               summary="checkout memory_pct 93 (expected 55)", anomaly_class=AnomalyClass.TREND),
+        Signal(id="s2", kind="log", source="sim", service="checkout", name="java heap",
+               summary="OutOfMemoryError in checkout", signature="OutOfMemoryError"),
+    ))
+    from aisre.knowledge.retriever import incident_query
+    q = incident_query(inc)
+    assert q["metrics"] == ("memory_pct:trend",) and q["signatures"] == ("OutOfMemoryError",)
+    res = kb_retriever.search_incident(inc)
+    assert res.best is not None and res.best.runbook_id == "memory-leak" and res.best.confidence > 0.9
