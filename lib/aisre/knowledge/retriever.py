@@ -41,16 +41,16 @@ from aisre.errors import ConfigError
 from aisre.knowledge.bm25 import BM25Index
 from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
 from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
-from aisre.models import AnomalyClass, MetricPattern, Retrieval, Runbook, RunbookMatch
+from aisre.models import AnomalyClass, Retrieval, Runbook, RunbookMatch
 
 log = logging.getLogger(__name__)
 _WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap")
+FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov")
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
 DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
-                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0}
+                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0, "oov": -2.0}
 #: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
 FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
 CANDIDATES_PER_LIST = 15
@@ -343,6 +343,8 @@ class Retriever:
         vec_rank = {i: r for r, i in enumerate(vec_order)}
         top_two = sorted(((float(sims[i]), i) for i in cand), reverse=True)[:2]
         qmass = self._bm25.query_idf_mass(qtok)
+        words = [t for t in qtok if t.isalpha() and len(t) >= 3]
+        oov = sum(1 for t in words if t not in self._bm25.idf) / len(words) if words else 0.0
         out: list[Candidate] = []
         for i in cand:
             e = self._entries[i]
@@ -359,6 +361,7 @@ class Retriever:
                 "cos": float(sims[i]),
                 "cos_gap": float(sims[i]) - other_best,
                 "both_top": 1.0 if bm_rank.get(i) == 0 and vec_rank.get(i) == 0 else 0.0,
+                "oov": oov,
             }
             reasons: list[str] = []
             if i in sig:
