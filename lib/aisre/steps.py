@@ -1,0 +1,272 @@
+"""The incident pipeline as plain functions: correlate → triage → decide → remediate → verify → escalate/close.
+
+Each function is one step of the Orquesta workflow ``aisre.handle_incident`` (a thin st2 action calls it)
+and of the standalone :class:`aisre.agent.Agent`, so both paths share the decision logic. Every decision
+and every action is written to the audit log here, in one place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from aisre import conditions
+from aisre.config import Config
+from aisre.errors import ForbiddenAction, PolicyDenied, SreError, ValidationError
+from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Classification, Decision, Diagnosis,
+                          Incident, IncidentStatus, Mode, Retrieval, Runbook, RunbookAction, Safety, Severity,
+                          Signal, Target, TimelineEntry, Verdict, iso)
+
+log = logging.getLogger(__name__)
+
+#: reads the latest value of a service's metric (None when unknown)
+MetricReader = Callable[[str, str], "float | None"]
+
+
+def add_timeline(incident: Incident, ts: float, kind: str, text: str, **data: Any) -> Incident:
+    entry = TimelineEntry(ts=ts, kind=kind, text=text, data=data)
+    return dataclasses.replace(incident, timeline=incident.timeline + (entry,), updated_at=max(ts, incident.updated_at))
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def query_text(incident: Incident) -> str:
+    """What we ask the knowledge base: signal names, summaries and log samples (no LLM text)."""
+    parts: list[str] = []
+    for s in incident.signals[-10:]:
+        parts.append(f"{s.name} {s.anomaly_class.value if s.anomaly_class else ''} {s.summary}")
+        parts.extend(s.samples[:2])
+    return " \n".join(p for p in parts if p).strip()[:4000]
+
+
+def triage(incident: Incident, *, retriever: Any, analyst: Any) -> tuple[Diagnosis, Retrieval, dict[str, Runbook]]:
+    """Retrieve runbooks for the incident, then diagnose it (LLM or offline analyst)."""
+    signatures = tuple(sorted({s.signature for s in incident.signals if s.signature}))
+    alerts = tuple(sorted({s.name for s in incident.signals if s.kind in ("alert", "status")}))
+    metrics = tuple(sorted({(s.name, s.anomaly_class.value if s.anomaly_class else "") for s in incident.signals
+                            if s.kind in ("metric", "synthetic")}))
+    retrieval = retriever.search(query_text(incident), k=5, service=incident.service, signatures=signatures,
+                                 alerts=alerts, metrics=metrics)
+    runbooks: dict[str, Runbook] = {}
+    for m in retrieval.matches:
+        rb = retriever.get(m.runbook_id)
+        if rb is not None:
+            runbooks[m.runbook_id] = rb
+    diagnosis = analyst.diagnose(incident, retrieval, runbooks)
+    return diagnosis, retrieval, runbooks
+
+
+# --------------------------------------------------------------------------- decide
+
+
+def target_for(config: Config, service: str) -> Target:
+    spec = config.service(service)
+    if spec is None:
+        return Target(kind="kubernetes", name=service, namespace="default")
+    t = spec.target
+    return Target(kind=t.kind, name=t.name or service, namespace=t.namespace, extra=dict(t.extra))
+
+
+def action_service(incident: Incident, runbook: Runbook | None) -> str:
+    """The service the runbook's fix applies to: the one showing the runbook's symptoms.
+
+    A correlated incident can span services (its ``service`` is the root dependency); a memory leak on
+    checkout inside an incident grouped under orders-db must restart checkout, not the database.
+    """
+    if runbook is None:
+        return incident.service
+    metrics = {m.metric for m in runbook.symptoms.metrics}
+    sigs = {x.lower() for x in runbook.symptoms.log_signatures}
+    for s in sorted(incident.signals, key=lambda s: (s.severity.rank, s.ts), reverse=True):
+        if s.resolved:
+            continue
+        if s.name in metrics or (s.signature and s.signature.lower() in sigs) or \
+                (s.evidence.get("runbook_id") == runbook.id if isinstance(s.evidence, Mapping) else False):
+            return s.service
+    return incident.service
+
+
+def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
+                  read: MetricReader | None) -> tuple[RunbookAction | None, str]:
+    """The runbook action to run now, or ``(None, why we wait)``.
+
+    The analyst judged preconditions on the evidence it saw (the signals). A known problem whose action
+    is not yet warranted (a leak at 60 % when the runbook restarts above 80 %) is *pending*: the
+    preconditions are re-read on live values, and the action becomes due once they hold.
+    """
+    if runbook is None:
+        return None, ""
+    if diagnosis.proposed_action:
+        return runbook.action(diagnosis.proposed_action), ""
+    if diagnosis.classification is not Classification.KNOWN or not runbook.auto_remediate or read is None:
+        return None, ""
+    waiting: list[str] = []
+    for act in runbook.actions:
+        if not act.preconditions:
+            continue
+        pre = preconditions_hold(act, service, read)
+        if pre.ok:
+            return act, ""
+        detail = pre.detail.replace("precondition no longer holds: ", "")
+        if detail not in waiting:
+            waiting.append(detail)
+    return None, ("waiting for " + "; ".join(waiting)) if waiting else ""
+
+
+def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
+                  *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
+    """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
+    service = action_service(incident, runbook)
+    rb_action, _ = choose_action(diagnosis, runbook, service, read)
+    if runbook is None or rb_action is None:
+        return None
+    params = dict(rb_action.params)
+    # Model-proposed parameters may only fill keys the runbook action already declares.
+    for k, v in (diagnosis.action_params or {}).items():
+        if k in params and isinstance(v, (str, int, float, bool)):
+            params[k] = v
+    return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
+                         params=params, incident_id=incident.id, runbook_id=runbook.id,
+                         reason=diagnosis.summary[:300], requested_by=requested_by)
+
+
+def decide(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, request: ActionRequest | None, *,
+           guardrails: Any, audit: Any, waiting: str = "") -> Decision:
+    if request is None and waiting and guardrails.mode() is not Mode.OFF:
+        decision = Decision(verdict=Verdict.WATCH, reasons=(f"known problem ({diagnosis.runbook_id}); {waiting}",),
+                            mode=guardrails.mode())
+    else:
+        decision = guardrails.decide(incident, diagnosis, runbook, request)
+    audit.append("decision", incident.id, {
+        "verdict": decision.verdict.value, "reasons": list(decision.reasons), "mode": decision.mode.value,
+        "classification": diagnosis.classification.value, "runbook": diagnosis.runbook_id,
+        "action": request.action if request else None, "safety": decision.safety.value if decision.safety else None,
+        "confidence": diagnosis.confidence, "analyst": diagnosis.analyst,
+    })
+    return decision
+
+
+# --------------------------------------------------------------------------- act and verify
+
+
+def preconditions_hold(rb_action: RunbookAction | None, service: str, read: MetricReader | None) -> Check:
+    """Re-verify the symptom right before acting (the runbook's preconditions on the latest values)."""
+    if rb_action is None or not rb_action.preconditions or read is None:
+        return Check(ok=True, detail="no preconditions")
+    observed: dict[str, Any] = {}
+    for cond in rb_action.preconditions:
+        metric, _, _ = conditions.parse(cond)
+        if metric is None:
+            continue
+        value = read(service, metric)
+        observed[metric] = value
+        if not conditions.holds(value, cond):
+            return Check(ok=False, detail=f"precondition no longer holds: {cond} (now {value})", observed=observed)
+    return Check(ok=True, detail="preconditions hold", observed=observed)
+
+
+def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrails: Any, audit: Any,
+              owner: str, clock: Callable[[], float] = time.time, dry_run: bool = False,
+              rb_action: RunbookAction | None = None, read: MetricReader | None = None,
+              capture: Callable[[ActionRequest, Any], Any] | None = None) -> ActionResult:
+    """Run one action under the guardrails: forbidden check, symptom precheck, lease, evidence capture,
+    executor, audit. Capture has its own time budget and never blocks the fix beyond it."""
+    from aisre.remediate.registry import run_action
+
+    now = clock()
+    try:
+        guardrails.check(request)
+    except (ForbiddenAction, PolicyDenied) as exc:
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.DENIED,
+                              target=request.target.name, started_at=now, finished_at=now, error=str(exc))
+        audit.append("action", request.incident_id, {"action": request.action, "status": "denied",
+                                                    "error": str(exc), "forbidden": isinstance(exc, ForbiddenAction)})
+        return result
+    pre = preconditions_hold(rb_action, request.service, read)
+    if not pre.ok:
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.SKIPPED,
+                              target=request.target.name, started_at=now, finished_at=now, detail=pre.detail,
+                              precheck=pre)
+        audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": pre.detail})
+        return result
+    if not guardrails.acquire_lease(request.service, owner):
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.SKIPPED,
+                              target=request.target.name, started_at=now, finished_at=now,
+                              detail="another agent holds the remediation lease for this service")
+        audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": result.detail})
+        return result
+    executor = executors.get(request.target.kind)
+    captured = None
+    try:
+        if capture is not None and rb_action is not None and rb_action.capture and not dry_run:
+            try:
+                captured = capture(request, rb_action.capture)
+            except Exception as exc:  # evidence is precious, the fix more so
+                log.warning("evidence capture failed: %s", exc)
+        if executor is None:
+            result = ActionResult(action=request.action, service=request.service, status=ActionStatus.FAILED,
+                                  target=request.target.name, started_at=now, finished_at=now,
+                                  error=f"no executor for target kind {request.target.kind!r} is configured")
+        else:
+            result = run_action(executor, request, dry_run=dry_run, clock=clock)
+        if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
+            guardrails.record_action(request.service)
+        if captured is not None:
+            result = dataclasses.replace(result, evidence={**dict(result.evidence), "captures": captured.to_dict()},
+                                         detail=(result.detail + "; " if result.detail else "") + captured.summary())
+    finally:
+        guardrails.release_lease(request.service, owner)
+    audit.append("action", request.incident_id, {
+        "action": request.action, "service": request.service, "target": f"{request.target.kind}/{request.target.namespace}/{request.target.name}",
+        "params": dict(request.params), "status": result.status.value, "detail": result.detail, "error": result.error,
+        "runbook": request.runbook_id, "reason": request.reason, "dry_run": dry_run,
+        "captures": [i.to_dict() for i in captured.items] if captured is not None else [],
+    })
+    return result
+
+
+def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricReader) -> Check:
+    """Are the runbook's verify checks satisfied now? (Executors verify the action; this verifies the fix.)"""
+    if rb_action is None or not rb_action.verify:
+        return Check(ok=True, detail="no verify checks declared")
+    observed: dict[str, Any] = {}
+    failing: list[str] = []
+    for vc in rb_action.verify:
+        value = read(service, vc.metric)
+        observed[vc.metric] = value
+        if not conditions.holds(value, vc.condition):
+            failing.append(f"{vc.metric} {vc.condition} (now {value})")
+    if failing:
+        return Check(ok=False, detail="not yet: " + "; ".join(failing), observed=observed)
+    return Check(ok=True, detail="verified: " + ", ".join(f"{vc.metric} {vc.condition}" for vc in rb_action.verify),
+                 observed=observed)
+
+
+def verify_deadline_s(rb_action: RunbookAction | None, default_minutes: float = 5.0) -> float:
+    if rb_action is None or not rb_action.verify:
+        return default_minutes * 60
+    return max(vc.within_minutes for vc in rb_action.verify) * 60
+
+
+# --------------------------------------------------------------------------- escalate and close
+
+
+def notification_for(incident: Incident, kind: str, text: str, *, environment: str = "") -> Any:
+    from aisre.models import Notification
+    env = f"[{environment}] " if environment else ""
+    title = f"{env}{incident.service}: {incident.diagnosis.summary if incident.diagnosis else incident.signals[-1].summary}"
+    return Notification(incident_id=incident.id, kind=kind, title=title[:240], text=text,
+                        severity=incident.severity, fingerprint=incident.fingerprint)
+
+
+def notify(incident: Incident, kind: str, text: str, *, dispatcher: Any, audit: Any,
+           environment: str = "", links: Mapping[str, str] | None = None) -> list[Any]:
+    """Route one notification through the dispatcher (channel routing, dedup per fingerprint); audited."""
+    note = notification_for(incident, kind, text, environment=environment)
+    if links:
+        note = dataclasses.replace(note, links=dict(links))
+    result = dispatcher.dispatch(note, incident)
+    audit.append("notification", incident.id, {"kind": kind, **result.to_dict()})
+    return list(result.receipts)
