@@ -189,17 +189,27 @@ def _make_local_minilm() -> type:
 
 
 _LOCAL_CLASS: type | None = None
+_INSTANCES: dict[tuple[str | None, str | None, str], Any] = {}
 
 
 def LocalMiniLM(model_path: str | None = None, cache_dir: str | None = None) -> Any:  # noqa: N802 - factory
-    """Build the offline MiniLM embedding function (class created lazily so chromadb imports only when used).
+    """The offline MiniLM embedding function (class created lazily so chromadb imports only when used).
 
-    Raises ConfigError when the model or tokenizer files are missing or fail their sha256 check.
+    One instance per process and file set (the ONNX session is read-only and thread-safe to run), so
+    building several retrievers does not reload the model. Raises ConfigError when the model or tokenizer
+    files are missing or fail their sha256 check.
     """
     global _LOCAL_CLASS
-    if _LOCAL_CLASS is None:
-        _LOCAL_CLASS = _make_local_minilm()
-    return _LOCAL_CLASS(model_path=model_path, cache_dir=cache_dir)
+    key = (model_path, cache_dir, os.environ.get("AISRE_MINILM_ONNX", ""))
+    with _lock:
+        hit = _INSTANCES.get(key)
+        if hit is not None:
+            return hit
+        if _LOCAL_CLASS is None:
+            _LOCAL_CLASS = _make_local_minilm()
+    inst = _LOCAL_CLASS(model_path=model_path, cache_dir=cache_dir)
+    with _lock:
+        return _INSTANCES.setdefault(key, inst)
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -120,6 +120,26 @@ def kb_ingest(directory: str | os.PathLike[str] | None = None, config: Any = Non
     return ingest(directory, store, progress, prune=prune)
 
 
+def ingest_cli(config: Any, directory: str | os.PathLike[str] | None = None, *, store_dir: str | None = None,
+               out: Any = None, prune: bool = False) -> dict[str, Any]:
+    """What ``aisre kb ingest <dir> [--store DIR]`` calls: ingest into the configured (or given) Chroma
+    directory, write one progress line per entry to ``out`` (a text stream, e.g. stderr) when given, and
+    return :meth:`IngestReport.to_dict` (``errors`` lists every bad file with its JSON path)."""
+    from aisre.knowledge.store import open_store  # noqa: PLC0415
+
+    knowledge = dict(_knowledge_section(config))
+    if store_dir:
+        knowledge["store_dir"] = store_dir
+        knowledge.pop("chroma_url", None)
+
+    def progress(done: int, total: int, entry_id: str) -> None:
+        if out is not None:
+            out.write(f"[{done}/{total}] {entry_id}\n")
+
+    report = kb_ingest(directory, knowledge, progress, store=open_store(knowledge), prune=prune)
+    return report.to_dict()
+
+
 def kb_search(text: str, config: Any = None, *, k: int = 5, service: str | None = None,
               signatures: tuple[str, ...] = (), alerts: tuple[str, ...] = (), metrics: tuple[Any, ...] = (),
               retriever: Any = None) -> Retrieval:

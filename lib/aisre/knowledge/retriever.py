@@ -97,9 +97,15 @@ class Candidate:
 
 
 def _metric_key(m: Any) -> tuple[str, str | None]:
+    """``"memory_pct:trend"``, ``("memory_pct", "trend")``, a mapping, or an object with ``.metric``."""
     if isinstance(m, str):
         name, _, cls = m.partition(":")
         return name.strip(), (cls.strip() or None)
+    if isinstance(m, (tuple, list)):
+        name = str(m[0]) if m else ""
+        cls = m[1] if len(m) > 1 else None
+        cls = cls.value if isinstance(cls, AnomalyClass) else (str(cls) if cls else None)
+        return name.strip(), cls
     if isinstance(m, Mapping):
         cls = m.get("anomaly_class")
         return str(m.get("metric", "")), (str(cls) if cls else None)

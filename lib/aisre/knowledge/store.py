@@ -16,6 +16,7 @@ embedding function (:mod:`aisre.knowledge.embeddings`); ``HttpClient`` is used o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
@@ -95,6 +96,26 @@ def _matches(meta: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
     return all(meta.get(k) == v for k, v in where.items())
 
 
+_VEC_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_VEC_CACHE_MAX = 20_000
+
+
+def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]) -> list[np.ndarray]:
+    """Embed ``texts``, reusing vectors this process already computed with the same named embedding."""
+    name = ef.name() if hasattr(ef, "name") else ""
+    if not name:
+        return [np.asarray(v, dtype=np.float32) for v in ef(texts)]
+    keys = [(name, hashlib.sha256(t.encode("utf-8", "replace")).hexdigest()) for t in texts]
+    missing = [i for i, k in enumerate(keys) if k not in _VEC_CACHE]
+    if missing:
+        vecs = ef([texts[i] for i in missing])
+        if len(_VEC_CACHE) + len(missing) > _VEC_CACHE_MAX:
+            _VEC_CACHE.clear()
+        for i, v in zip(missing, vecs):
+            _VEC_CACHE[keys[i]] = np.asarray(v, dtype=np.float32)
+    return [_VEC_CACHE[k] for k in keys]
+
+
 class MemoryCollection:
     """In-memory :class:`VectorCollection` (exact cosine over a numpy matrix)."""
 
@@ -109,7 +130,7 @@ class MemoryCollection:
         docs = list(docs)
         if not docs:
             return
-        vecs = self._ef([d.text for d in docs])
+        vecs = _embed_cached(self._ef, [d.text for d in docs])
         for d, v in zip(docs, vecs):
             self._docs[d.id] = d
             self._vecs[d.id] = np.asarray(v, dtype=np.float32)

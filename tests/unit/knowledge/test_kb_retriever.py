@@ -142,3 +142,11 @@ def test_search_incident_uses_signals(kb_retriever):
     assert q["metrics"] == ("memory_pct:trend",) and q["signatures"] == ("OutOfMemoryError",)
     res = kb_retriever.search_incident(inc)
     assert res.best is not None and res.best.runbook_id == "memory-leak" and res.best.confidence > 0.9
+
+
+def test_metrics_as_name_class_tuples(kb_retriever):
+    """steps.triage passes metric patterns as (name, anomaly_class) tuples."""
+    res = kb_retriever.search("checkout alert", metrics=(("memory_pct", "trend"),))
+    assert res.matches[0].runbook_id == "memory-leak"
+    assert any(r.startswith("metric memory_pct:trend") for r in res.matches[0].reasons)
+    assert kb_retriever.search("x", metrics=(("", ""), (), ("nope", None), 42)).query == "x"

@@ -11,7 +11,7 @@ import pytest
 from aisre.errors import ConfigError
 from aisre.knowledge import embeddings as emb
 from aisre.knowledge.embeddings import HashingEmbedding, assemble_model_dir
-from aisre.knowledge.ingest import ingest, kb_ingest, kb_search, retrieval_to_dict
+from aisre.knowledge.ingest import ingest, ingest_cli, kb_ingest, kb_search, retrieval_to_dict
 from aisre.knowledge.retriever import Retriever, build_retriever
 from aisre.knowledge.store import ChromaStore, MemoryKnowledgeStore, StoreDoc, open_store
 
@@ -151,3 +151,19 @@ def test_build_retriever_and_kb_commands(tmp_path):
     rep = kb_ingest(KNOWLEDGE / "runbooks", store_cfg)
     assert len(rep.added) == 25
     assert kb_ingest(KNOWLEDGE / "runbooks", store_cfg).summary().startswith("added 0, updated 0, unchanged 25")
+
+
+def test_ingest_cli_reports_progress_and_errors(tmp_path):
+    import io
+
+    kb = _copy_knowledge(tmp_path)
+    (kb / "runbooks" / "bad.yaml").write_text("id: bad\ntitle: Bad one\nsymptoms: {}\nactions: [{action: nuke, safety: safe}]\n")
+    out = io.StringIO()
+    cfg = {"knowledge": {"embedding": "hashing"}}
+    rep = ingest_cli(cfg, kb, store_dir=str(tmp_path / "store"), out=out)
+    assert len(rep["added"]) >= 28 and rep["summary"].startswith(f"added {len(rep['added'])}")
+    assert len(rep["errors"]) == 1 and "bad.yaml" in rep["errors"][0]["path"]
+    assert "$.actions[0].action" in rep["errors"][0]["message"]
+    assert out.getvalue().count("\n") == len(rep["added"]) and "memory-leak" in out.getvalue()
+    again = ingest_cli(cfg, kb, store_dir=str(tmp_path / "store"))
+    assert not again["added"] and len(again["unchanged"]) == len(rep["added"])
