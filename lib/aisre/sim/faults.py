@@ -70,6 +70,11 @@ class Fault:
     def __init_subclass__(cls) -> None:
         cls.PARAMS = {**Fault.COMMON, **cls.PARAMS}
 
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """Parameters a scenario may set for this fault type."""
+        return tuple(cls.PARAMS)
+
     def __init__(self, spec: "FaultSpec", fleet: "Fleet") -> None:
         self.spec = spec
         self.service = spec.service
@@ -308,7 +313,7 @@ class QueueBacklog(Fault):
     """Consumers slow down (``slowdown`` of capacity); depth integrates in - out. Scaling drains it."""
     TYPE = "queue_backlog"
     RUNBOOK = "queue-backlog"
-    PARAMS = {"slowdown": 0.45, "headroom": 1.15}
+    PARAMS = {"slowdown": 0.35, "headroom": 1.15}
 
     def __init__(self, spec: "FaultSpec", fleet: "Fleet") -> None:
         super().__init__(spec, fleet)
@@ -431,6 +436,11 @@ class StepFault(Fault):
     DEP_EFFECTS: ClassVar[Mapping[str, tuple[str, float]]] = {}
     LOGS: ClassVar[tuple[tuple["lt.LineFn", float], ...]] = ()
     DEP_LOGS: ClassVar[tuple[tuple["lt.LineFn", float], ...]] = ()
+
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """PARAMS plus one parameter per affected metric (overrides that effect's value)."""
+        return tuple(dict.fromkeys((*cls.PARAMS, *cls.EFFECTS)))
 
     def effects(self) -> Mapping[str, tuple[str, float]]:
         """EFFECTS, with a parameter named like a metric overriding that metric's value."""

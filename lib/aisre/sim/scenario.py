@@ -97,19 +97,28 @@ class ChangeSpec(Model):
 
 @frozen
 class Expect(Model):
-    """What a sound agent does in this drill; the drill runner scores against it."""
-    detected: bool = True
-    classification: str = "known"
-    runbook: str | None = None                 # None = no runbook expected
+    """What a sound agent does in this drill; the drill runner scores against it.
+
+    ``None`` for ``detected`` or ``classification`` means "not scored". ``runbooks`` and ``actions``
+    list every acceptable answer; ``"none"`` in ``runbooks`` accepts "no runbook"; empty ``actions``
+    means no action may be taken.
+    """
+    detected: bool | None = True
+    classification: str | None = "known"
+    runbooks: tuple[str, ...] = ()             # acceptable runbook ids ('none' = no runbook); () = not scored
     actions: tuple[str, ...] = ()              # any of these is the right fix; () = no action expected
     action_service: str | None = None          # the service the fix must target (default: the fault's)
     resolved: bool = False
     escalated: bool = False
-    needs_approval: bool = False               # the fix is a caution action (core.ask) in the registry
-    max_detect_s: float = 900.0
-    max_escalate_s: float = 180.0
+    needs_approval: bool = False               # the fix is a caution action: asking a human counts as right
+    max_detect_s: float = 900.0                # from the first fault's start
+    max_escalate_s: float = 180.0              # from the first fault's start
     max_incidents: int | None = None           # a cascade must stay one incident
     evidence_contains: tuple[str, ...] = ()    # strings the escalation report/evidence must name
+
+    @property
+    def runbook(self) -> str | None:
+        return next((r for r in self.runbooks if r != "none"), None)
 
     @property
     def action(self) -> str | None:
@@ -119,6 +128,14 @@ class Expect(Model):
     def known_pattern(self) -> bool:
         """A drill the agent should win on its own: known runbook, safe action, auto-resolved."""
         return self.classification == "known" and self.resolved and bool(self.actions) and not self.needs_approval
+
+    @property
+    def unknown_critical(self) -> bool:
+        return self.classification == "unknown_critical"
+
+    @property
+    def transient(self) -> bool:
+        return self.classification == "transient"
 
 
 @frozen
@@ -305,7 +322,7 @@ def scenario_from_dict(data: Any, origin: str = "<dict>") -> Scenario:
         fsvc = r.text(r.req(m, "service", w), f"{w}.service")
         if fsvc not in names:
             raise r.fail(f"{w}.service", f"{fsvc!r} is not a service of this scenario")
-        params = dict(r.mapping(m.get("params") or {}, f"{w}.params", tuple(FAULT_TYPES[ftype].PARAMS)))
+        params = dict(r.mapping(m.get("params") or {}, f"{w}.params", FAULT_TYPES[ftype].param_names()))
         for k in FAULT_TYPES[ftype].DURATION_PARAMS:
             if k in params:
                 params[k] = r.duration(params[k], f"{w}.params.{k}")
@@ -342,18 +359,20 @@ def _parse_expect(r: _Reader, raw: Any, names: list[str]) -> Expect:
     kw: dict[str, Any] = {}
     for key in ("detected", "resolved", "escalated", "needs_approval"):
         if key in m:
-            if not isinstance(m[key], bool):
+            if not isinstance(m[key], bool) and not (key == "detected" and m[key] is None):
                 raise r.fail(f"expect.{key}", f"expected true or false, got {m[key]!r}")
             kw[key] = m[key]
     if "classification" in m:
-        cls = r.text(m["classification"], "expect.classification")
-        if cls not in CLASSIFICATIONS:
-            raise r.fail("expect.classification", f"{cls!r} is not one of {', '.join(CLASSIFICATIONS)}")
+        cls = m["classification"]
+        if cls is not None:
+            cls = r.text(cls, "expect.classification")
+            if cls not in CLASSIFICATIONS:
+                raise r.fail("expect.classification", f"{cls!r} is not one of {', '.join(CLASSIFICATIONS)}")
         kw["classification"] = cls
-    runbook = m.get("runbook")
-    kw["runbook"] = None if runbook in (None, "none") else r.text(runbook, "expect.runbook")
-    actions = r.strings(m.get("action"), "expect.action")
-    kw["actions"] = tuple(a for a in actions if a != "none")
+    kw["runbooks"] = tuple("none" if x is None else x for x in (
+        r.strings(m["runbook"], "expect.runbook") if m.get("runbook") is not None else
+        (("none",) if "runbook" in m else ())))
+    kw["actions"] = tuple(a for a in r.strings(m.get("action"), "expect.action") if a != "none")
     if m.get("action_service") is not None:
         svc = r.text(m["action_service"], "expect.action_service")
         if svc not in names:
