@@ -172,7 +172,7 @@ class MemoryLeak(Fault):
         if mem >= float(self.p["oom_at"]):
             self.crashes += 1
             st = fleet.state(self.service)
-            st.restarts += st.replicas
+            st.add_restarts(t, st.replicas)
             st.pod_generations.append(t)
             _put(frame, self.service, "uptime", 0.0)
             _add(frame, self.service, "error_rate", 0.3)
@@ -417,7 +417,7 @@ class OomKilled(Fault):
         _put(frame, self.service, "memory_pct", min(99.0, demand))
         if demand >= 100.0 and t - self.last_kill >= float(self.p["kill_every_s"]):
             self.last_kill = t
-            fleet.state(self.service).restarts += 1
+            fleet.state(self.service).add_restarts(t)
             _add(frame, self.service, "error_rate", 0.08)
 
     def log_lines(self, t, fleet):
@@ -506,7 +506,7 @@ class CrashLoop(StepFault):
         super().apply(t, frame, fleet)
         if self.weight(t) > 0.5 and t - self.last_restart >= float(self.p["restart_every_s"]):
             self.last_restart = t
-            fleet.state(self.service).restarts += 1
+            fleet.state(self.service).add_restarts(t)
 
     def log_context(self, t, fleet):
         return {**super().log_context(t, fleet), "restarts": fleet.state(self.service).restarts}
@@ -589,9 +589,19 @@ class UnhealthyNode(StepFault):
     TYPE = "unhealthy_node"
     RUNBOOK = "unhealthy-node"
     PARAMS = {"node": "ip-10-0-3-17", "ramp_s": 60.0}
-    EFFECTS = {"error_rate": ("add", 0.1), "p95_latency_ms": ("mul", 1.8), "restarts": ("add", 0.0)}
+    EFFECTS = {"error_rate": ("add", 0.1), "p95_latency_ms": ("mul", 1.8)}
     LOGS = ((lt.node_not_ready, 3.0),)
     FIXED_BY = ("drain_node", "delete_pod")
+
+    def __init__(self, spec, fleet):
+        super().__init__(spec, fleet)
+        self.last_restart = -math.inf
+
+    def apply(self, t, frame, fleet):
+        super().apply(t, frame, fleet)
+        if self.weight(t) > 0.5 and t - self.last_restart >= 150.0:    # liveness probe kills the pod
+            self.last_restart = t
+            fleet.state(self.service).add_restarts(t)
 
     def accepts(self, action, params):
         node = params.get("node")

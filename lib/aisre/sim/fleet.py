@@ -11,6 +11,10 @@ Determinism: everything random comes from ``numpy.random.Generator`` streams see
 ``(seed, scenario name)``; metric noise draws a fixed number of values per step, so the same seed
 gives the same noise whatever the agent does.
 
+The ``restarts`` metric is the number of container restarts in the last 5 minutes (like
+``increase(kube_pod_container_status_restarts_total[5m])``), so it falls back to 0 once a crash
+loop is fixed.
+
 Load model (services with ``request_rate``): load = daily season x fault load factors; per-replica
 load = load x base replicas / ready replicas; ``cpu_pct`` = base x per-replica load x CPU cost
 factors; above 70 % CPU latency and busy threads grow quadratically, above 92 % errors appear.
@@ -34,6 +38,7 @@ from aisre.sim.scenario import METRICS, Scenario, ServiceSpec, load_scenario
 RESTART_S = 45.0          # a rolling restart completes (new pods ready) after this long
 SCALE_S = 30.0            # new replicas are ready after this long
 ROLLBACK_S = 45.0
+RESTART_WINDOW_S = 300.0  # the restarts metric counts container restarts in the last 5 minutes
 
 PCT_METRICS = ("cpu_pct", "memory_pct", "db_cpu_pct", "disk_pct", "cache_memory_pct")
 # (relative sigma, absolute sigma) of the noise per metric, before the service's noise multiplier
@@ -65,7 +70,7 @@ class ServiceState:
     replicas: int
     version: str
     started: float
-    restarts: float = 0.0
+    restart_events: list[float] = dataclasses.field(default_factory=list)    # container restarts (crashes)
     previous_versions: list[str] = dataclasses.field(default_factory=list)
     pod_generations: list[float] = dataclasses.field(default_factory=list)   # times new pods became ready
     replica_changes: list[tuple[float, int]] = dataclasses.field(default_factory=list)  # (ready_at, replicas)
@@ -75,6 +80,18 @@ class ServiceState:
         """When the pods serving at ``t`` started (a restart counts once it has completed)."""
         done = [g for g in self.pod_generations if g <= t]
         return max(done) if done else self.started
+
+    def add_restarts(self, t: float, count: int = 1) -> None:
+        """Containers crashed and were restarted by the kubelet at ``t``."""
+        self.restart_events.extend([t] * int(count))
+
+    def restarts_in(self, t: float, window_s: float = RESTART_WINDOW_S) -> int:
+        """Container restarts in ``(t - window_s, t]`` — what the ``restarts`` metric reports."""
+        return sum(1 for x in self.restart_events if t - window_s < x <= t)
+
+    @property
+    def restarts(self) -> int:
+        return len(self.restart_events)
 
     def effective_replicas(self, t: float) -> int:
         ready = self.spec.replicas
@@ -312,7 +329,7 @@ class Fleet:
             elif m == "memory_pct":
                 v[m] = base + 2.0 * (season - 1.0)
             elif m == "restarts":
-                v[m] = st.restarts
+                v[m] = float(st.restarts_in(t))
             else:
                 v[m] = base
         if "cpu_pct" in v and "request_rate" in b:
