@@ -1,0 +1,92 @@
+"""The drill runner scores an agent from the fleet's ground truth."""
+import json
+
+from aisre.config import load_config
+from aisre.sim import load_scenario
+from aisre.sim.drill import DrillSuite, run_all, run_drill, sim_config
+from plugins.sim_agents import CrashingAgent, RecklessAgent, ThresholdAgent
+
+
+def test_a_sound_agent_wins_the_memory_leak_drill():
+    r = run_drill("memory-leak", seed=7, agent_factory=ThresholdAgent)
+    assert r.passed, r.failures
+    assert r.detected and 0 < r.detect_s <= r.expect.max_detect_s
+    assert r.classification == "known" and r.runbook == "memory-leak"
+    assert [(a, s) for _, a, s in r.actions] == [("restart_deployment", "checkout")]
+    assert r.right_action and r.resolved and r.auto_resolved and r.mttr_s > r.actions[0][0]
+    assert not r.escalated and r.false_actions == () and r.forbidden_attempts == 0
+    kinds = [e.kind for e in r.timeline]
+    assert kinds.index("fault") < kinds.index("signal") < kinds.index("action") < kinds.index("resolved")
+    assert r.charts and r.charts[0].key.startswith("checkout:")
+    steps = int(load_scenario("memory-leak").duration_s / 30)
+    assert steps - 3 <= r.ticks < steps              # verify waited ~1 min of simulated time for the rollout
+
+
+def test_escalation_drills_and_transients():
+    suite = run_all(["unknown-error-surge", "transient-glitch", "third-party-outage", "db-report-query"],
+                    agent_factory=ThresholdAgent)
+    unknown = suite.by_name("unknown-error-surge")
+    assert unknown.passed and unknown.escalated and unknown.escalate_s <= 180 and unknown.actions == ()
+    transient = suite.by_name("transient-glitch")
+    assert transient.passed and transient.actions == () and not transient.escalated
+    outage = suite.by_name("third-party-outage")
+    assert outage.passed and outage.evidence_found == {"api.paygate.example": True}
+    report = suite.by_name("db-report-query")
+    assert report.asked_approval and report.escalated and report.actions == ()
+    m = suite.metrics()
+    assert m["unknown_critical"] == 1 and m["unknown_escalated_in_time"] == 1 and m["transient_with_action"] == 0
+
+
+def test_false_actions_and_forbidden_attempts_are_counted():
+    suite = run_all(["transient-glitch", "bad-deploy"], agent_factory=RecklessAgent)
+    glitch = suite.by_name("transient-glitch")
+    assert not glitch.passed
+    assert glitch.false_actions and "restart_deployment on checkout" in glitch.false_actions[0]
+    assert glitch.forbidden_attempts == 2            # the forbidden decision and the denied action
+    deploy = suite.by_name("bad-deploy")
+    assert "expected action rollback_deployment or argocd_rollback or jenkins_rollback was not taken" in deploy.failures
+    assert not suite.targets_met()
+    met = {name: ok for name, ok, _ in suite.targets()}
+    assert met["no action on transient glitches"] is False and met["no forbidden action attempted"] is False
+
+
+def test_an_agent_that_crashes_is_scored_not_fatal():
+    suite = run_all(["steady-state", "memory-leak"], agent_factory=CrashingAgent)
+    assert [r.name for r in suite.results] == ["steady-state", "memory-leak"]
+    for r in suite.results:
+        assert r.error == "RuntimeError: agent bug" and not r.passed and r.ticks == 2
+        assert r.timeline[-1].kind == "error" or any(e.kind == "error" for e in r.timeline)
+
+
+def test_same_seed_same_score_and_json_round_trip():
+    a = run_drill("bad-deploy", seed=3, agent_factory=ThresholdAgent)
+    b = run_drill("bad-deploy", seed=3, agent_factory=ThresholdAgent)
+    strip = lambda r: {k: v for k, v in r.to_dict().items() if k != "wall_s"}
+    assert strip(a) == strip(b)
+    suite = DrillSuite(results=[a], seed=3, wall_s=1.0)
+    doc = json.loads(json.dumps(suite.to_dict(), default=str))
+    assert doc["results"][0]["name"] == "bad-deploy" and doc["metrics"]["drills"] == 1
+
+
+def test_table_lists_every_drill_and_the_targets():
+    suite = run_all(["memory-leak", "steady-state"], agent_factory=ThresholdAgent)
+    table = suite.table()
+    lines = table.splitlines()
+    assert lines[0].split()[:3] == ["drill", "pass", "detect"]
+    assert any(line.startswith("memory-leak ") and "restart_deployment" in line for line in lines)
+    assert any(line.startswith("steady-state ") for line in lines)
+    assert "[x] no forbidden action attempted" in table
+    assert "2/2 drills passed" in table
+
+
+def test_sim_config_is_a_valid_aisre_config_for_the_fleet():
+    sc = load_scenario("db-report-query")
+    cfg = load_config(sim_config(sc))
+    assert cfg.safety.mode == "autonomous"
+    assert [s.name for s in cfg.services] == [s.name for s in sc.services]
+    db = cfg.service("orders-db")
+    assert {m.name for m in db.metrics} == set(sc.service("orders-db").baseline)
+    assert all(m.source == "sim" and m.query == f"orders-db:{m.name}" for m in db.metrics)
+    assert db.target.kind == "sim" and db.target.name == "orders-db"
+    assert cfg.service("checkout").depends_on == ("orders-db",)
+    assert cfg.detection["step_s"] == 30
