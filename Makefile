@@ -14,7 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-tests.txt pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-install: $(VENV)/.installed
+.venv-orquesta/.installed:   ## the real Orquesta engine (1.2.0 pins jsonschema<3, so it lives apart)
+	@test -x .venv-orquesta/bin/python || $(PYTHON) -m venv .venv-orquesta
+	.venv-orquesta/bin/python -m pip install -q --disable-pip-version-check orquesta==1.2.0 pyyaml==6.0.4
+	@touch $@
+
+install: $(VENV)/.installed .venv-orquesta/.installed
 
 demo: install                 ## run the drills on the embedded defaults (simulated fleet, offline analyst)
 	$(VENV)/bin/aisre drill all --html out/drills.html

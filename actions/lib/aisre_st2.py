@@ -17,7 +17,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from st2common.runners.base_action import Action  # noqa: E402
 
 from aisre.errors import SreError  # noqa: E402
-from aisre.runtime import Runtime  # noqa: E402
+from aisre.runtime import ChatOps, Runtime  # noqa: E402
 from aisre.state import DatastoreStore  # noqa: E402
 
 
@@ -31,6 +31,10 @@ class AisreAction(Action):
         if self._runtime is None:
             self._runtime = Runtime(dict(self.config or {}), DatastoreStore(self.action_service))
         return self._runtime
+
+    @property
+    def chatops(self):
+        return ChatOps(self.runtime)
 
     def respond(self, fn, *args, **kwargs):
         try:

@@ -279,3 +279,50 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
     audit = AuditLog(path, clock=clock, environment=config.environment)
     return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
                  notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)
+
+
+def drill_config(fleet: Any, *, mode: str = "autonomous", environment: str = "drill") -> Config:
+    """A config describing a simulated fleet: every metric of every service, logs, targets of kind 'sim'."""
+    from aisre.config import load_config
+    scenario = fleet.scenario
+    services = []
+    for svc in scenario.services:
+        metrics = []
+        for m in fleet.metric_names(svc.name):
+            spec: dict[str, Any] = {"name": m, "query": f"{svc.name}:{m}", "source": "sim",
+                                    "direction": DIRECTIONS.get(m, "up")}
+            if m in CAPACITY_METRICS:
+                spec["capacity"] = CAPACITY_METRICS[m]
+            metrics.append(spec)
+        services.append({"name": svc.name, "depends_on": list(svc.depends_on), "metrics": metrics,
+                         "logs": {"source": "sim", "query": svc.name},
+                         "target": {"kind": "sim", "name": svc.name, "namespace": "sim"}})
+    step = int(getattr(scenario, "step_s", 60) or 60)
+    from aisre.policy.actions import ACTIONS
+    safe = sorted(n for n, spec in ACTIONS.items() if str(getattr(spec, "safety", "")) == "safe")
+    return load_config({
+        "environment": environment, "services": services,
+        "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
+        "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
+        "audit": {"path": ""},
+    })
+
+
+def build_drill_agent(fleet: Any, *, mode: str = "autonomous", audit_path: str | None = None,
+                      notifiers: Sequence[Any] = (), retriever: Any = None, analyst: Any = None,
+                      on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Agent:
+    """The standalone agent wired to a simulated fleet: the simulator is a source and a target like any other."""
+    from aisre.sim import SimExecutor, SimLogSource, SimMetricSource
+    from aisre.state import key
+
+    config = drill_config(fleet, mode=mode)
+    store = MemoryStore(clock=fleet.clock)
+    store.set(key("mode"), mode)
+    if audit_path is None:
+        fd, audit_path = tempfile.mkstemp(prefix="aisre-drill-audit-", suffix=".jsonl")
+        os.close(fd)
+    return build_agent(config, store=store, clock=fleet.clock,
+                       metric_sources={"sim": SimMetricSource(fleet)}, log_sources={"sim": SimLogSource(fleet)},
+                       executors={"sim": SimExecutor(fleet)}, notifiers=list(notifiers), retriever=retriever,
+                       analyst=analyst, audit_path=audit_path, change_feed=fleet.changes_until,
+                       on_event=on_event, owner="drill")

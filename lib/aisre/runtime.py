@@ -227,3 +227,169 @@ class Runtime:
         receipts = steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
                                 environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
+
+
+class ChatOps:
+    """What the ChatOps aliases call: read-only questions and guarded orders, formatted for chat."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # ------------------------------------------------------------------ questions
+    def status(self, service: str) -> dict[str, Any]:
+        rt = self.rt
+        svc = rt.config.service(service)
+        if svc is None:
+            known = ", ".join(s.name for s in rt.config.services) or "none configured"
+            raise NotFound(f"unknown service {service!r} (known: {known})", integration="aisre", target=service)
+        values = {}
+        for m in svc.metrics:
+            try:
+                values[m.name] = rt.read_latest(service, m.name)
+            except Exception as exc:  # a source error is part of the answer, not a failure of the command
+                values[m.name] = f"unavailable ({type(exc).__name__})"
+        open_incidents = [i for i in rt.correlator.open_incidents() if service in (i.service, *i.services)]
+        lines = [f"*{service}* — mode {rt.guardrails.mode().value}, environment {rt.config.environment}"]
+        for k, v in values.items():
+            lines.append(f"• {k}: {v:.4g}" if isinstance(v, float) else f"• {k}: {v}")
+        lines.append(f"open incidents: {len(open_incidents)}" + "".join(
+            f"\n• {i.id} {i.status.value}: {i.diagnosis.summary if i.diagnosis else i.signals[-1].summary}"
+            for i in open_incidents[:5]))
+        return {"service": service, "metrics": values, "open_incidents": [i.id for i in open_incidents],
+                "mode": rt.guardrails.mode().value, "text": "\n".join(lines)}
+
+    def incidents(self) -> dict[str, Any]:
+        items = sorted(self.rt.correlator.open_incidents(), key=lambda i: i.opened_at, reverse=True)
+        rows = [{"id": i.id, "service": i.service, "status": i.status.value, "severity": i.severity.value,
+                 "summary": i.diagnosis.summary if i.diagnosis else (i.signals[-1].summary if i.signals else "")}
+                for i in items]
+        text = "\n".join(f"• {r['id']} [{r['severity']}] {r['service']} {r['status']}: {r['summary']}" for r in rows)
+        return {"incidents": rows, "text": text or "No open incidents."}
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        from aisre.notify.report import render_report
+        inc = self.rt.incident(incident_id)
+        return {"incident": inc.to_dict(), "text": render_report(inc, "markdown", environment=self.rt.config.environment)}
+
+    def explain(self, incident_id: str) -> dict[str, Any]:
+        inc = self.rt.incident(incident_id)
+        d = inc.diagnosis
+        if d is None:
+            return {"incident_id": incident_id, "text": f"{incident_id} has not been diagnosed yet."}
+        lines = [f"*{incident_id}* — {d.classification.value}, severity {d.severity.value}, confidence {d.confidence:.0%} "
+                 f"({d.analyst})", d.summary]
+        if d.suspected_cause:
+            lines.append(f"Likely cause: {d.suspected_cause}")
+        lines += [f"• {e}" for e in d.evidence[:8]]
+        if d.runbook_id:
+            lines.append(f"Runbook: {d.runbook_id}" + (f", proposed action: {d.proposed_action}" if d.proposed_action else ""))
+        if d.next_steps:
+            lines.append("Next steps:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(d.next_steps, 1)))
+        return {"incident_id": incident_id, "diagnosis": d.to_dict(), "text": "\n".join(lines)}
+
+    def metrics(self, service: str, window: str = "1h", chart_dir: str | None = None) -> dict[str, Any]:
+        rt = self.rt
+        seconds = parse_window(window)
+        svc = rt.config.service(service)
+        if svc is None:
+            raise NotFound(f"unknown service {service!r}", integration="aisre", target=service)
+        now = rt.clock()
+        out: dict[str, Any] = {"service": service, "window": window, "series": {}, "charts": []}
+        lines = [f"*{service}* over the last {window}:"]
+        for m in svc.metrics:
+            src = rt.metric_sources.get(m.source)
+            if src is None:
+                continue
+            points = sorted(p for s in src.query_range(m.query, now - seconds, now, max(15, seconds / 240)) for p in s.points)
+            out["series"][m.name] = points
+            if points:
+                vals = [v for _, v in points]
+                lines.append(f"• {m.name}: now {vals[-1]:.4g}, min {min(vals):.4g}, max {max(vals):.4g}")
+                try:
+                    from aisre.notify.charts import render_chart
+                    path = os.path.join(chart_dir or tempfile.gettempdir(), f"aisre-{service}-{m.name}-{int(now)}.png")
+                    out["charts"].append(render_chart(points, title=f"{service} {m.name} ({window})", path=path))
+                except ImportError:
+                    pass
+        out["text"] = "\n".join(lines)
+        return out
+
+    def kb_search(self, query: str, k: int = 5) -> dict[str, Any]:
+        res = self.rt.retriever.search(query, k=k)
+        lines = [f"{'*' if res.best and res.best.runbook_id == m.runbook_id else '•'} {m.runbook_id} "
+                 f"({m.confidence:.0%}): {m.title} — {', '.join(m.reasons[:2])}" for m in res.matches]
+        lines.append("Best match: " + (res.best.runbook_id if res.best else "none (unknown: a human should look)"))
+        return {**res.to_dict(), "text": "\n".join(lines)}
+
+    # ------------------------------------------------------------------ orders (all through the guardrails)
+    def order(self, action: str, service: str, *, params: Mapping[str, Any] | None = None, user: str = "chatops",
+              target_kind: str | None = None, target_name: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        from aisre.models import Target
+        target = steps.target_for(self.rt.config, service)
+        if target_kind or target_name:
+            target = Target(kind=target_kind or target.kind, name=target_name or target.name,
+                            namespace=target.namespace, extra=dict(target.extra))
+        req = ActionRequest(action=action, service=service, target=target, params=dict(params or {}),
+                            requested_by=f"chat:{user}", reason=f"ordered from chat by {user}")
+        result = self.rt.remediate(req.to_dict(), dry_run=dry_run)
+        verb = "would run" if dry_run else "ran"
+        result["text"] = (f"{verb} {action} on {service}: {result.get('status')} {result.get('detail') or ''}"
+                          f"{(' — ' + result['error']) if result.get('error') else ''}").strip()
+        return result
+
+    def pause(self, user: str = "chatops") -> dict[str, Any]:
+        current = self.rt.guardrails.mode()
+        if current not in (Mode.OFF, Mode.SHADOW):
+            self.rt.store.set("aisre.mode.before_pause", current.value)
+        res = self.rt.set_mode(Mode.SHADOW.value, actor=user)
+        return {**res, "text": f"Paused: mode {res['previous']} → shadow. Watching and recording; no actions."}
+
+    def resume(self, user: str = "chatops") -> dict[str, Any]:
+        previous = self.rt.store.get("aisre.mode.before_pause") or self.rt.config.safety.mode
+        res = self.rt.set_mode(previous, actor=user)
+        return {**res, "text": f"Resumed: mode {res['previous']} → {res['mode']}."}
+
+    def respond_approval(self, ref: str, approved: bool, user: str = "chatops", comment: str = "",
+                         api_url: str | None = None, token: str | None = None) -> dict[str, Any]:
+        """Answer a pending core.ask through st2's API (the ref is the inquiry id or the incident id)."""
+        import requests
+
+        from aisre.errors import IntegrationError, http_error
+        inquiry_id = self.rt.store.get(f"aisre.approval.{ref}") or ref
+        api_url = (api_url or os.environ.get("ST2_ACTION_API_URL", "")).rstrip("/")
+        token = token or os.environ.get("ST2_ACTION_AUTH_TOKEN", "")
+        if not api_url:
+            raise IntegrationError("no st2 API URL (ST2_ACTION_API_URL) to answer the approval", integration="st2")
+        body = {"id": inquiry_id, "response": {"approved": bool(approved), "comment": f"{user}: {comment}".strip()}}
+        try:
+            r = requests.put(f"{api_url}/inquiries/{inquiry_id}", json=body, headers={"X-Auth-Token": token}, timeout=10)
+        except requests.RequestException as exc:
+            raise IntegrationError(f"st2 API unreachable: {type(exc).__name__}", integration="st2",
+                                   operation="inquiry respond") from None
+        if r.status_code >= 400:
+            raise http_error(r.status_code, f"st2 refused the approval: {r.text[:200]}", integration="st2",
+                             operation="inquiry respond", target=inquiry_id)
+        self.rt.audit.append("approval", ref, {"inquiry": inquiry_id, "approved": bool(approved), "comment": comment},
+                             actor=f"chat:{user}")
+        verdict = "approved" if approved else "denied"
+        return {"inquiry_id": inquiry_id, "approved": bool(approved), "text": f"{verdict} {inquiry_id} ({user})"}
+
+
+def parse_window(window: str) -> float:
+    """'90s', '15m', '1h', '2d' -> seconds; bounded to 30 days."""
+    import re
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", window or "")
+    if not m:
+        raise ValidationError(f"bad window {window!r}: use e.g. 15m, 1h, 6h, 2d", what="window")
+    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if not 0 < seconds <= 30 * 86400:
+        raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
+    return seconds
+
+
+def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
+    from aisre.sources.webhooks import normalise
+    res = normalise(kind, body, headers or {})
+    return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
+            "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}

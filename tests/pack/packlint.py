@@ -213,6 +213,16 @@ def expressions(node: Any) -> Iterable[str]:
             yield from expressions(v)
 
 
+_ENGINE: list[Any] = []
+
+
+def _yaql_engine() -> Any:
+    import yaql
+    if not _ENGINE:
+        _ENGINE.append(yaql.factory.YaqlFactory().create())
+    return _ENGINE[0]
+
+
 def check_expression(text: str) -> list[str]:
     import jinja2
     import yaql
@@ -223,7 +233,7 @@ def check_expression(text: str) -> list[str]:
     if has_yaql and has_jinja:
         return [f"mixes YAQL and Jinja in one string: {text!r}"]
     if has_yaql:
-        engine = yaql.factory.YaqlFactory().create()
+        engine = _yaql_engine()
         for expr in re.findall(r"<%(.*?)%>", text, re.S):
             try:
                 engine(expr.strip())
