@@ -2,9 +2,11 @@
 
 ::
 
-    from aisre.sim.drill import run_drill, run_all, render_html, make_agent
-    result = run_drill("memory-leak", seed=7, agent_factory=make_agent)
-    suite = run_all(agent_factory=make_agent)
+    from aisre.agent import build_drill_agent
+    from aisre.sim.drill import run_drill, run_all, render_html
+    factory = lambda fleet, scenario: build_drill_agent(fleet)
+    result = run_drill("memory-leak", seed=7, agent_factory=factory)
+    suite = run_all(agent_factory=factory)
     print(suite.table()); suite.targets_met(); render_html(suite, "out/drills.html")
 
 The loop is ``fleet.advance(step_s); agent.tick(fleet.clock())`` until the scenario's duration
@@ -32,7 +34,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 import traceback
 from typing import Any, Callable, Iterable, Mapping
@@ -354,6 +355,8 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
 
     # evidence named in the incident (signals, samples, diagnosis, timeline)
     blob = " ".join(i.to_json() for i in incidents.values())
+    for notifier in getattr(agent, "notifiers", None) or ():
+        blob += " " + " ".join(n.to_json() for n in getattr(notifier, "sent", ()) if hasattr(n, "to_json"))
     blob += " " + " ".join(e.text for e in rec.events)
     evidence_found = {s: s in blob for s in ex.evidence_contains}
 
@@ -482,37 +485,11 @@ def _charts(sc: Scenario, fleet: Fleet, fault_services: set[str], limit: int = 3
     return tuple(c for _, c in scored[:limit])
 
 
-# --------------------------------------------------------------------------- the real agent on the fleet
-
-
-def sim_config(scenario: Scenario, *, mode: str = "autonomous", audit_path: str | None = None) -> dict[str, Any]:
-    """The ``aisre`` config (as a dict for :func:`aisre.config.load_config`) that watches this fleet."""
-    from aisre.sim.fleet import PCT_METRICS
-
-    services = []
-    for s in scenario.services:
-        metrics = []
-        for m in s.baseline:
-            spec: dict[str, Any] = {"name": m, "query": f"{s.name}:{m}", "source": "sim",
-                                    "direction": "down" if m == "uptime" else "both" if m == "request_rate" else "up"}
-            if m in PCT_METRICS:
-                spec["capacity"] = 100.0
-            metrics.append(spec)
-        services.append({"name": s.name, "depends_on": list(s.depends_on), "metrics": metrics,
-                         "logs": {"source": "sim", "query": s.name},
-                         "target": {"kind": "sim", "name": s.target.get("name") or s.name}})
-    step = max(1, int(round(scenario.step_s)))
-    return {
-        "environment": "drill",
-        "services": services,
-        "detection": {"step_s": step, "poll_interval_s": max(4, step), "lookback_minutes": 60},
-        "safety": {"mode": mode},
-        "audit": {"path": audit_path or os.path.join(tempfile.mkdtemp(prefix="aisre-drill-"), "audit.jsonl")},
-    }
+# --------------------------------------------------------------------------- output helpers
 
 
 class DrillNotifier:
-    """Keeps every notification in memory (drills page nobody)."""
+    """Keeps every notification in memory (drills page nobody); the runner reads ``sent`` as evidence."""
     channel = "drill"
 
     def __init__(self) -> None:
@@ -523,40 +500,49 @@ class DrillNotifier:
         return Receipt(channel=self.channel, ok=True, ref=str(len(self.sent)))
 
 
-def make_agent(fleet: Fleet, scenario: Scenario, **overrides: Any) -> Any:
-    """The lead's :class:`aisre.agent.Agent`, wired to the fleet: sources, executor, changes, clock.
-
-    ``overrides`` go to :func:`aisre.agent.build_agent` (e.g. ``retriever=``, ``analyst=``,
-    ``mode`` is taken from ``overrides.pop("mode", "autonomous")``).
-    """
-    from aisre.agent import build_agent
-    from aisre.config import load_config
-    from aisre.sim.executor import SimExecutor
-    from aisre.sim.sources import SimLogSource, SimMetricSource
-    from aisre.state import MemoryStore
-
-    mode = overrides.pop("mode", "autonomous")
-    config = load_config(sim_config(scenario, mode=mode))
-    kw: dict[str, Any] = {
-        "store": MemoryStore(clock=fleet.clock) if _accepts_clock(MemoryStore) else MemoryStore(),
-        "clock": fleet.clock,
-        "metric_sources": {"sim": SimMetricSource(fleet)},
-        "log_sources": {"sim": SimLogSource(fleet)},
-        "executors": {"sim": SimExecutor(fleet)},
-        "notifiers": [DrillNotifier()],
-        "change_feed": fleet.changes_until,
-        "audit_path": config.audit.get("path"),
-    }
-    kw.update(overrides)
-    return build_agent(config, **kw)
+def console_progress(stream: Any) -> Progress:
+    """A ``progress`` callback that writes one line per drill to ``stream`` (e.g. ``sys.stderr``)."""
+    def emit(message: str) -> None:
+        stream.write(message + "\n")
+        flush = getattr(stream, "flush", None)
+        if callable(flush):
+            flush()
+    return emit
 
 
-def _accepts_clock(cls: type) -> bool:
-    import inspect
-    try:
-        return "clock" in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
+def render_text_report(r: DrillResult) -> str:
+    """A plain-text account of one drill: verdict, expected vs observed, failures, timeline, incidents."""
+    ex = r.expect
+    lines = [f"== drill {r.name}: {'PASS' if r.passed else 'FAIL'} (seed {r.seed}, {r.ticks} ticks, {r.wall_s:.2f} s)",
+             r.description, ""]
+    rows = [
+        ("detected", "yes" if ex.detected else "no" if ex.detected is False else "any",
+         f"yes after {_fmt_s(r.detect_s)}" if r.detected else "no"),
+        ("classification", ex.classification or "any", r.classification or "-"),
+        ("runbook", " or ".join(ex.runbooks) or "any", r.runbook or "none"),
+        ("action", " or ".join(ex.actions) or "none",
+         ", ".join(f"{a}@{s} (+{_fmt_s(t)})" for t, a, s in r.actions) or
+         (f"none (proposed {r.proposed_action})" if r.proposed_action else "none")),
+        ("resolved", "yes" if ex.resolved else "no", f"yes, MTTR {_fmt_s(r.mttr_s)}" if r.resolved else "no"),
+        ("escalated", "yes" if ex.escalated else "no", f"yes after {_fmt_s(r.escalate_s)}" if r.escalated else "no"),
+        ("false actions", "0", str(len(r.false_actions))),
+        ("forbidden", "0", str(r.forbidden_attempts)),
+    ]
+    width = max(len(k) for k, _, _ in rows)
+    lines.append(f"{'':{width}}  expected / observed")
+    lines += [f"{k:{width}}  {want} / {got}" for k, want, got in rows]
+    if r.failures:
+        lines += ["", "failures:"] + [f"  - {f}" for f in r.failures]
+    lines += ["", "timeline (t since scenario start):"]
+    for ev in r.timeline[:80]:
+        sign = "-" if ev.t < 0 else " "
+        lines.append(f"  {sign}{int(abs(ev.t) // 60):02d}:{int(abs(ev.t) % 60):02d}  {ev.kind:<9} {ev.text}")
+    if len(r.timeline) > 80:
+        lines.append(f"  ... {len(r.timeline) - 80} more")
+    for i in r.incident_summaries:
+        lines.append(f"incident {i.get('id')} [{i.get('status')}] {i.get('service')}: {i.get('classification')} "
+                     f"runbook={i.get('runbook')} proposed={i.get('proposed_action')} — {i.get('summary')}")
+    return "\n".join(lines)
 
 
 def render_html(suite: DrillSuite, path: str | os.PathLike[str]) -> str:
@@ -569,5 +555,5 @@ def suite_json(suite: DrillSuite) -> str:
     return json.dumps(suite.to_dict(), sort_keys=True, default=str)
 
 
-__all__ = ["ChartSeries", "DrillEvent", "DrillNotifier", "DrillResult", "DrillSuite", "make_agent", "render_html",
-           "run_all", "run_drill", "sim_config", "suite_json"]
+__all__ = ["ChartSeries", "DrillEvent", "DrillNotifier", "DrillResult", "DrillSuite", "console_progress",
+           "render_html", "render_text_report", "run_all", "run_drill", "suite_json"]

@@ -1,9 +1,8 @@
 """The drill runner scores an agent from the fleet's ground truth."""
 import json
 
-from aisre.config import load_config
 from aisre.sim import load_scenario
-from aisre.sim.drill import DrillSuite, run_all, run_drill, sim_config
+from aisre.sim.drill import DrillSuite, console_progress, render_text_report, run_all, run_drill
 from plugins.sim_agents import CrashingAgent, RecklessAgent, ThresholdAgent
 
 
@@ -79,14 +78,11 @@ def test_table_lists_every_drill_and_the_targets():
     assert "2/2 drills passed" in table
 
 
-def test_sim_config_is_a_valid_aisre_config_for_the_fleet():
-    sc = load_scenario("db-report-query")
-    cfg = load_config(sim_config(sc))
-    assert cfg.safety.mode == "autonomous"
-    assert [s.name for s in cfg.services] == [s.name for s in sc.services]
-    db = cfg.service("orders-db")
-    assert {m.name for m in db.metrics} == set(sc.service("orders-db").baseline)
-    assert all(m.source == "sim" and m.query == f"orders-db:{m.name}" for m in db.metrics)
-    assert db.target.kind == "sim" and db.target.name == "orders-db"
-    assert cfg.service("checkout").depends_on == ("orders-db",)
-    assert cfg.detection["step_s"] == 30
+def test_text_report_and_console_progress():
+    import io
+    out = io.StringIO()
+    r = run_drill("bad-deploy", agent_factory=ThresholdAgent, progress=console_progress(out))
+    assert out.getvalue().startswith("bad-deploy: pass (")
+    text = render_text_report(r)
+    assert text.startswith("== drill bad-deploy: PASS")
+    assert "rollback_deployment@checkout" in text and "fault     fault bad_deploy starts on checkout" in text
