@@ -17,7 +17,7 @@ from typing import Any, Mapping, TYPE_CHECKING
 from aisre.errors import ExecutorError
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
 from aisre.remediate.base import Plan
-from aisre.sim.faults import ROLLBACKS, ReplicationLag, RunawayQuery, StuckBatchJob
+from aisre.sim.faults import ROLLBACKS, ReplicationLag, RunawayQuery, StuckBatchJob, _ssm_commands
 from aisre.sim.fleet import scaled_replicas
 
 if TYPE_CHECKING:   # pragma: no cover
@@ -61,6 +61,9 @@ class SimExecutor:
             raise fail(f"no such service (services: {', '.join(self.fleet.services)})")
         service = self.fleet.resolve_service(request.action, requested)
         params: dict[str, Any] = dict(request.params or {})
+        unrendered = sorted(k for k, v in params.items() if isinstance(v, str) and "{{" in v)
+        if unrendered:
+            raise fail(f"parameter(s) {', '.join(unrendered)} still hold an unrendered template")
         st = self.fleet.state(service)
         facts: dict[str, Any] = {"service": service, "requested_service": requested, "replicas": st.replicas,
                                  "version": st.version, "now": self.fleet.clock()}
@@ -83,14 +86,13 @@ class SimExecutor:
             steps = [f"scale {service} {st.replicas} -> {target} replicas"]
             blast = f"{abs(target - st.replicas)} pods of {service}"
         elif a == "ssm_run_command":
-            command = next((params[k] for k in ("command", "commands", "document") if params.get(k)), "")
-            if isinstance(command, (list, tuple)):
-                command = command[0] if len(command) == 1 else ""
-            if command not in SSM_COMMANDS:
-                raise fail(f"command must be one of the catalogue {', '.join(SSM_COMMANDS)} (no free text), "
-                           f"got {command!r}")
-            params = {"command": command}
-            steps = [f"run catalogued command {command} on the hosts of {service}"]
+            commands = _ssm_commands(params)
+            bad = [c for c in commands if c not in SSM_COMMANDS]
+            if not commands or bad:
+                raise fail(f"commands must come from the catalogue {', '.join(SSM_COMMANDS)} (no free text), "
+                           f"got {bad or commands or params!r}")
+            params = {"commands": commands}
+            steps = [f"run catalogued command {c} on the hosts of {service}" for c in commands]
         elif a == "redis_unlink_pattern":
             pattern = params.get("pattern")
             if not isinstance(pattern, str) or not pattern.strip() or pattern.strip() in ("*", "**") \
@@ -99,7 +101,10 @@ class SimExecutor:
             steps = [f"SCAN + UNLINK keys matching {pattern} on {service}"]
             blast = f"keys matching {pattern}"
         elif a in ("pg_cancel_query", "pg_terminate_query"):
-            activity = self.db_activity(service)
+            min_age = params.get("min_age_s", 0)
+            if not isinstance(min_age, (int, float)) or isinstance(min_age, bool) or min_age < 0:
+                raise fail(f"min_age_s must be a non-negative number, got {min_age!r}")
+            activity = [q for q in self.db_activity(service) if q["duration_s"] >= min_age]
             pid = params.get("pid")
             if pid is not None and not _is_int(pid):
                 raise fail(f"pid must be an integer, got {pid!r}")
@@ -146,7 +151,8 @@ class SimExecutor:
             return Check(ok=False, detail=f"{service} has no previous version to roll back to", observed=observed)
         if a in ("pg_cancel_query", "pg_terminate_query"):
             pid = f["params"].get("pid")
-            live = {q["pid"] for q in self.db_activity(service)}
+            min_age = f["params"].get("min_age_s", 0)
+            live = {q["pid"] for q in self.db_activity(service) if q["duration_s"] >= min_age}
             if pid is None or pid not in live:
                 return Check(ok=False, detail=f"no long-running query with pid {pid} on {service}", observed=observed)
         if a == "kill_batch_job" and not any(isinstance(x, StuckBatchJob) and x.active(now) for x in self.fleet.faults
@@ -215,7 +221,7 @@ class SimExecutor:
                             "query": x.p["query"]})
             elif isinstance(x, ReplicationLag):
                 out.append({"pid": int(x.p["pid"]), "user": "analytics", "application": "psql", "state": "active",
-                            "duration_s": round(now - x.start + 60.0, 1),
+                            "duration_s": round(float(x.p["running_for_s"]) + now - x.start, 1),
                             "query": "SELECT * FROM events WHERE created_at > now() - interval '90 days'"})
         return out
 

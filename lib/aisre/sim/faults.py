@@ -134,6 +134,21 @@ class Fault:
             return f"{self.TYPE} on {self.service} fixed by {action} (effective in {self.p['fix_delay_s']:.0f}s)"
         return None
 
+    def _due(self, t: float, every_s: float) -> list[float]:
+        """Times of periodic events (crashes, kills) due up to ``t``, at their own times, not per step."""
+        last = getattr(self, "_last_event", None)
+        if last is None:
+            last = t - every_s            # the first event happens now
+        due = []
+        while last + every_s <= t + 1e-9:
+            last += every_s
+            due.append(last)
+        self._last_event = last
+        return due
+
+    def _reset_due(self) -> None:
+        self._last_event = None
+
     def accepts(self, action: str, params: Mapping[str, Any]) -> bool:
         """Parameter check for the fixing action (e.g. the right pid, the right flag)."""
         return True
@@ -224,23 +239,25 @@ class DiskFill(Fault):
     def on_action(self, t, action, service, params, fleet):
         if action != "ssm_run_command" or service != self.fix_service or t < self.start:
             return None
-        command = _ssm_command(params)
-        if command not in self.COMMANDS:
+        commands = _ssm_commands(params)
+        if not set(commands) & set(self.COMMANDS):
             return None
+        command = next(c for c in commands if c in self.COMMANDS)
         self.grow_from = t + float(self.p["fix_delay_s"])
         self.rate = float(self.p["after_cleanup_rate"])
         self.fixed_at, self.fixed_with = self.grow_from, action
         return f"{command} on {service} frees the disk (effective in {self.p['fix_delay_s']:.0f}s)"
 
 
-def _ssm_command(params: Mapping[str, Any]) -> str:
-    for key in ("command", "commands", "document"):
+def _ssm_commands(params: Mapping[str, Any]) -> list[str]:
+    """The catalogued command names an ``ssm_run_command`` request carries (``command`` or ``commands``)."""
+    for key in ("commands", "command"):
         v = params.get(key)
-        if isinstance(v, (list, tuple)) and v:
-            v = v[0]
         if isinstance(v, str) and v:
-            return v
-    return ""
+            return [v]
+        if isinstance(v, (list, tuple)) and v:
+            return [str(x) for x in v]
+    return []
 
 
 class DbConnectionLeak(Fault):
@@ -251,7 +268,7 @@ class DbConnectionLeak(Fault):
     """
     TYPE = "db_connection_leak"
     RUNBOOK = "db-connection-exhaustion"
-    PARAMS = {"rate_per_min": 4.0, "max_connections": 200.0, "db": ""}
+    PARAMS = {"rate_per_min": 4.0, "max_connections": 200.0, "db": "", "pool_size": 150.0}
 
     def __init__(self, spec: "FaultSpec", fleet: "Fleet") -> None:
         super().__init__(spec, fleet)
@@ -262,21 +279,35 @@ class DbConnectionLeak(Fault):
         base = frame[self.db].get("db_connections", 60.0)
         return min(float(self.p["max_connections"]), base + max(0.0, t - since) / 60.0 * float(self.p["rate_per_min"]))
 
+    def _leaked(self, t: float, fleet: "Fleet") -> float:
+        since = max(self.start, fleet.state(self.service).pods_since(t))
+        return max(0.0, t - since) / 60.0 * float(self.p["rate_per_min"])
+
     def apply(self, t: float, frame: Frame, fleet: "Fleet") -> None:
         if t < self.start:
             return
         conns = self._level(t, frame, fleet)
         _put(frame, self.db, "db_connections", conns)
+        # the leaker's own pool runs dry first: its requests wait for a connection and time out
+        starving = min(1.0, self._leaked(t, fleet) / float(self.p["pool_size"]))
+        if starving > 0.7:
+            w = (starving - 0.7) / 0.3
+            _add(frame, self.service, "error_rate", 0.08 * w)
+            _scale(frame, self.service, "p95_latency_ms", 3.0, w)
+            _scale(frame, self.service, "thread_pool_active", 3.0, w)
         if conns >= float(self.p["max_connections"]) - 0.5:
             for svc in [self.service, *fleet.dependents(self.db)]:
                 _add(frame, svc, "error_rate", 0.2)
                 _scale(frame, svc, "p95_latency_ms", 2.5, 1.0)
 
     def log_lines(self, t: float, fleet: "Fleet") -> list[LogSpec]:
+        out: list[LogSpec] = []
+        if t >= self.start and self._leaked(t, fleet) > 0.7 * float(self.p["pool_size"]):
+            out.append((self.service, lt.pool_timeout, 4.0))
         if fleet.last_value(self.db, "db_connections") >= float(self.p["max_connections"]) - 0.5:
-            return [(svc, lt.too_many_connections, 4.0) for svc in dict.fromkeys([self.service, *fleet.dependents(self.db)])] \
-                + [(self.db, lt.db_too_many, 3.0)]
-        return []
+            out += [(svc, lt.too_many_connections, 4.0) for svc in dict.fromkeys([self.service, *fleet.dependents(self.db)])]
+            out.append((self.db, lt.db_too_many, 3.0))
+        return out
 
     def on_action(self, t, action, service, params, fleet):
         # the restart itself (fleet-level) resets pods_since, which releases the connections
@@ -289,7 +320,7 @@ class ReplicationLag(Fault):
     """Replay on a replica is blocked by a long query; lag grows until that query is cancelled."""
     TYPE = "replication_lag"
     RUNBOOK = "replication-lag"
-    PARAMS = {"rate_s_per_s": 0.8, "pid": 51177}
+    PARAMS = {"rate_s_per_s": 0.8, "pid": 51177, "running_for_s": 600.0}
     FIXED_BY = ("pg_cancel_query", "pg_terminate_query")
 
     def apply(self, t: float, frame: Frame, fleet: "Fleet") -> None:
@@ -398,11 +429,7 @@ class OomKilled(Fault):
     the kernel kills containers. More replicas spread the demand below the limit."""
     TYPE = "oom_killed"
     RUNBOOK = "oom-killed"
-    PARAMS = {"demand_pct": 140.0, "kill_every_s": 90.0, "ramp_s": 60.0}
-
-    def __init__(self, spec, fleet):
-        super().__init__(spec, fleet)
-        self.last_kill = -math.inf
+    PARAMS = {"demand_pct": 140.0, "kill_every_s": 45.0, "ramp_s": 60.0}
 
     def _demand(self, t, fleet) -> float:
         st = fleet.state(self.service)
@@ -415,10 +442,14 @@ class OomKilled(Fault):
             return
         demand = self._demand(t, fleet)
         _put(frame, self.service, "memory_pct", min(99.0, demand))
-        if demand >= 100.0 and t - self.last_kill >= float(self.p["kill_every_s"]):
-            self.last_kill = t
-            fleet.state(self.service).add_restarts(t)
-            _add(frame, self.service, "error_rate", 0.08)
+        if demand >= 100.0:
+            kills = self._due(t, float(self.p["kill_every_s"]))
+            for at in kills:
+                fleet.state(self.service).add_restarts(at)
+            if kills:
+                _add(frame, self.service, "error_rate", 0.08)
+        else:
+            self._reset_due()
 
     def log_lines(self, t, fleet):
         return [(self.service, lt.oom_killed, 1.0)] if t >= self.start and self._demand(t, fleet) >= 100 else []
@@ -493,20 +524,19 @@ class CrashLoop(StepFault):
     """One pod's container fails at start (corrupt local cache) and backs off; replacing the pod fixes it."""
     TYPE = "crash_loop"
     RUNBOOK = "crash-loop"
-    PARAMS = {"restart_every_s": 60.0, "ramp_s": 30.0}
+    PARAMS = {"restart_every_s": 40.0, "ramp_s": 30.0}
     EFFECTS = {"error_rate": ("add", 0.06), "p95_latency_ms": ("mul", 1.3), "cpu_pct": ("mul", 1.25)}
     LOGS = ((lt.crash_backoff, 3.0),)
     FIXED_BY = ("delete_pod", *ROLLBACKS)
 
-    def __init__(self, spec, fleet):
-        super().__init__(spec, fleet)
-        self.last_restart = -math.inf
-
     def apply(self, t, frame, fleet):
         super().apply(t, frame, fleet)
-        if self.weight(t) > 0.5 and t - self.last_restart >= float(self.p["restart_every_s"]):
-            self.last_restart = t
-            fleet.state(self.service).add_restarts(t)
+        broken = self.weight(t) > 0.5 and (self.fixed_at is None or t < self.fixed_at)
+        if broken:
+            for at in self._due(t, float(self.p["restart_every_s"])):
+                fleet.state(self.service).add_restarts(at)
+        else:
+            self._reset_due()
 
     def log_context(self, t, fleet):
         return {**super().log_context(t, fleet), "restarts": fleet.state(self.service).restarts}
@@ -562,7 +592,7 @@ class CacheSaturation(StepFault):
     Unlinking the offending non-critical pattern frees the memory."""
     TYPE = "cache_saturation"
     RUNBOOK = "cache-saturation"
-    PARAMS = {"pattern": "session:tmp:*", "ramp_s": 600.0}
+    PARAMS = {"pattern": "tmp:*", "ramp_s": 600.0}
     EFFECTS = {"cache_memory_pct": ("to", 99.0), "p95_latency_ms": ("mul", 3.0), "cpu_pct": ("mul", 1.8)}
     DEP_EFFECTS = {"p95_latency_ms": ("mul", 1.8), "error_rate": ("add", 0.04)}
     LOGS = ((lt.cache_oom, 2.0),)
@@ -585,27 +615,27 @@ class ThreadPoolExhaustion(StepFault):
 
 
 class UnhealthyNode(StepFault):
-    """A node goes NotReady; the pods on it fail probes. Draining the node or replacing the pod fixes it."""
+    """A node goes NotReady; the pods on it fail probes. Cordoning it (the NotReady taint then evicts the
+    pod elsewhere), draining it or replacing the pod fixes it."""
     TYPE = "unhealthy_node"
     RUNBOOK = "unhealthy-node"
     PARAMS = {"node": "ip-10-0-3-17", "ramp_s": 60.0}
     EFFECTS = {"error_rate": ("add", 0.1), "p95_latency_ms": ("mul", 1.8)}
     LOGS = ((lt.node_not_ready, 3.0),)
-    FIXED_BY = ("drain_node", "delete_pod")
-
-    def __init__(self, spec, fleet):
-        super().__init__(spec, fleet)
-        self.last_restart = -math.inf
+    FIXED_BY = ("cordon_node", "drain_node", "delete_pod")
 
     def apply(self, t, frame, fleet):
         super().apply(t, frame, fleet)
-        if self.weight(t) > 0.5 and t - self.last_restart >= 150.0:    # liveness probe kills the pod
-            self.last_restart = t
-            fleet.state(self.service).add_restarts(t)
+        broken = self.weight(t) > 0.5 and (self.fixed_at is None or t < self.fixed_at)
+        if broken:                                       # the liveness probe kills the pod on the bad node
+            for at in self._due(t, 90.0):
+                fleet.state(self.service).add_restarts(at)
+        else:
+            self._reset_due()
 
     def accepts(self, action, params):
         node = params.get("node")
-        return action != "drain_node" or node in (None, self.p["node"])
+        return action == "delete_pod" or node in (None, "", self.p["node"])
 
 
 class FeatureFlagRegression(StepFault):

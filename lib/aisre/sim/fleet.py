@@ -11,8 +11,8 @@ Determinism: everything random comes from ``numpy.random.Generator`` streams see
 ``(seed, scenario name)``; metric noise draws a fixed number of values per step, so the same seed
 gives the same noise whatever the agent does.
 
-The ``restarts`` metric is the number of container restarts in the last 5 minutes (like
-``increase(kube_pod_container_status_restarts_total[5m])``), so it falls back to 0 once a crash
+The ``restarts`` metric is the number of container restarts in the last 3 minutes (like
+``increase(kube_pod_container_status_restarts_total[3m])``), so it falls back to 0 once a crash
 loop is fixed.
 
 Load model (services with ``request_rate``): load = daily season x fault load factors; per-replica
@@ -32,13 +32,15 @@ import numpy as np
 from aisre.errors import ValidationError
 from aisre.models import Change, LogRecord, stable_hash
 from aisre.sim import logtext as lt
-from aisre.sim.faults import ROLLBACKS, Fault, Frame, build_fault
+from aisre.sim.faults import ROLLBACKS, Fault, Frame, _ssm_commands, build_fault
 from aisre.sim.scenario import METRICS, Scenario, ServiceSpec, load_scenario
 
 RESTART_S = 45.0          # a rolling restart completes (new pods ready) after this long
 SCALE_S = 30.0            # new replicas are ready after this long
 ROLLBACK_S = 45.0
-RESTART_WINDOW_S = 300.0  # the restarts metric counts container restarts in the last 5 minutes
+THREAD_POOL_MAX = 200.0   # request threads per service (Tomcat's default maxThreads)
+DEFAULT_MAX_CONNECTIONS = 200.0
+RESTART_WINDOW_S = 180.0  # the restarts metric counts container restarts in the last 3 minutes
 
 PCT_METRICS = ("cpu_pct", "memory_pct", "db_cpu_pct", "disk_pct", "cache_memory_pct")
 # (relative sigma, absolute sigma) of the noise per metric, before the service's noise multiplier
@@ -200,6 +202,20 @@ class Fleet:
         hi = bisect.bisect_right(ts, min(end, self._clock))
         return list(zip(ts[lo:hi], vals[lo:hi]))
 
+    def capacity(self, service: str, metric: str) -> float | None:
+        """The hard limit a metric runs into (100 for percentages, the pool size, max_connections), or None."""
+        if metric in PCT_METRICS:
+            return 100.0
+        if metric in ("error_rate", "uptime"):
+            return 1.0
+        if metric == "thread_pool_active":
+            return THREAD_POOL_MAX
+        if metric == "db_connections":
+            limits = [float(f.p["max_connections"]) for f in self.faults
+                      if "max_connections" in f.p and getattr(f, "db", f.service) == service]
+            return limits[0] if limits else DEFAULT_MAX_CONNECTIONS
+        return None
+
     def last_value(self, service: str, metric: str) -> float:
         return self._last.get(service, {}).get(metric, 0.0)
 
@@ -241,7 +257,7 @@ class Fleet:
             return [f"dry run: would {action} {service}"]
         self.actions_taken.append(record)
         did: list[str] = []
-        if action == "restart_deployment" or action == "ssm_run_command" and params.get("command") == "service_restart":
+        if action == "restart_deployment" or action == "ssm_run_command" and "service_restart" in _ssm_commands(params):
             st.pod_generations.append(t + RESTART_S)
             st.rollout_until = t + RESTART_S
             did.append(f"rolling restart of {service}: {st.replicas} new pods ready at +{RESTART_S:.0f}s")
@@ -363,7 +379,7 @@ class Fleet:
             elif m == "uptime":
                 x = 1.0 if x >= 0.5 else 0.0
             elif m == "thread_pool_active":
-                x = min(200.0, max(0.0, x))
+                x = min(THREAD_POOL_MAX, max(0.0, x))
             else:
                 x = max(0.0, x)
             if m in INTEGER_METRICS:

@@ -135,6 +135,12 @@ def too_many_connections(rng: np.random.Generator, ctx: dict) -> Line:
                      "non-replication superuser connections")
 
 
+def pool_timeout(rng: np.random.Generator, ctx: dict) -> Line:
+    return "ERROR", (f"ERROR [http-nio-8080-exec-{int(rng.integers(1, 64))}] {_pkg(ctx)}.repo.OrderRepository - "
+                     "query failed\njava.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not "
+                     "available, request timed out after 30000ms (total=100, active=100, idle=0, waiting=37)")
+
+
 def db_too_many(rng: np.random.Generator, ctx: dict) -> Line:
     return "ERROR", "FATAL:  sorry, too many clients already"
 

