@@ -57,6 +57,13 @@ class ThresholdAgent:
                 out.append((s.key, s.points[-1][1]))
         return out
 
+    def _evidence(self, now: float) -> tuple[str, ...]:
+        """Recent error and warning lines, minus the background chatter every service prints."""
+        lines = [r for name in self.fleet.services for r in self.fleet.logs(name, now - 300, now + 1)
+                 if r.level in ("WARN", "ERROR") and "SlowRequestFilter" not in r.message]
+        lines.sort(key=lambda r: r.level != "ERROR")
+        return tuple(r.message[:300] for r in lines[:40])
+
     def tick(self, now: float) -> Report:
         rep = Report(now=now)
         anomalies = [a for a in self._anomalies(now) if not a[0].endswith(":request_rate")]
@@ -70,9 +77,7 @@ class ThresholdAgent:
             cls = Classification(ex.classification) if ex.classification else Classification.UNKNOWN_MINOR
             diag = Diagnosis(classification=cls, severity=Severity.ERROR, summary=f"{key} anomalous",
                              runbook_id=ex.runbook, proposed_action=ex.action,
-                             evidence=tuple(f"{r.message[:200]}" for name in (svc, *self.fleet.services)
-                                            for r in self.fleet.logs(name, now - 300, now + 1)
-                                            if r.level in ("WARN", "ERROR"))[:30])
+                             evidence=self._evidence(now))
             self.incident = Incident(id="inc-1", fingerprint=key, service=svc, opened_at=now, updated_at=now,
                                      signals=(sig,), diagnosis=diag)
             if ex.actions and not ex.needs_approval:
@@ -104,6 +109,11 @@ class ThresholdAgent:
                 self.incident = dataclasses.replace(self.incident, status=IncidentStatus.RESOLVED, resolved_at=now)
                 rep.resolved.append("inc-1")
         if self.incident is not None:
+            d = self.incident.diagnosis      # keep gathering evidence while the incident is open
+            more = tuple(x for x in self._evidence(now) if x not in d.evidence)
+            if more and len(d.evidence) < 40:
+                self.incident = dataclasses.replace(
+                    self.incident, diagnosis=dataclasses.replace(d, evidence=(d.evidence + more)[:40]))
             self.incidents["inc-1"] = self.incident
         return rep
 

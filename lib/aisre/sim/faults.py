@@ -344,7 +344,7 @@ class QueueBacklog(Fault):
     """Consumers slow down (``slowdown`` of capacity); depth integrates in - out. Scaling drains it."""
     TYPE = "queue_backlog"
     RUNBOOK = "queue-backlog"
-    PARAMS = {"slowdown": 0.35, "headroom": 1.15}
+    PARAMS = {"slowdown": 0.45, "headroom": 1.5}
 
     def __init__(self, spec: "FaultSpec", fleet: "Fleet") -> None:
         super().__init__(spec, fleet)
@@ -547,9 +547,9 @@ class RunawayQuery(StepFault):
     TYPE = "runaway_query"
     RUNBOOK = "db-runaway-query"
     PARAMS = {"pid": 48213, "user": "report_ro", "application": "metabase", "running_for_s": 420.0,
-              "query": "SELECT c.region, date_trunc('day', o.created_at) AS day, sum(o.total) FROM orders o "
-                       "JOIN customers c ON c.id = o.customer_id JOIN order_items oi ON oi.order_id = o.id "
-                       "GROUP BY 1, 2 ORDER BY 3 DESC /* quarterly_revenue_report */",
+              "query": "/* quarterly_revenue_report */ SELECT c.region, date_trunc('day', o.created_at) AS day, "
+                       "sum(o.total) FROM orders o JOIN customers c ON c.id = o.customer_id "
+                       "JOIN order_items oi ON oi.order_id = o.id GROUP BY 1, 2 ORDER BY 3 DESC",
               "ramp_s": 60.0}
     EFFECTS = {"db_cpu_pct": ("to", 97.0), "p95_latency_ms": ("mul", 6.0), "db_connections": ("mul", 1.5)}
     DEP_EFFECTS = {"p95_latency_ms": ("mul", 3.2), "error_rate": ("add", 0.03)}

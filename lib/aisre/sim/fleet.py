@@ -48,7 +48,7 @@ NOISE: Mapping[str, tuple[float, float]] = {
     "cpu_pct": (0.04, 0.3), "memory_pct": (0.0, 0.6), "p95_latency_ms": (0.06, 0.0), "error_rate": (0.1, 0.0006),
     "request_rate": (0.03, 0.0), "db_cpu_pct": (0.05, 0.3), "db_connections": (0.0, 2.0), "disk_pct": (0.0, 0.08),
     "queue_depth": (0.08, 3.0), "cache_memory_pct": (0.0, 0.4), "replica_lag_s": (0.1, 0.08), "restarts": (0.0, 0.0),
-    "uptime": (0.0, 0.0), "job_runtime_s": (0.0, 0.0), "thread_pool_active": (0.05, 0.5),
+    "uptime": (0.0, 0.0), "job_runtime_s": (0.0, 0.0), "thread_pool_active": (0.03, 0.5),
 }
 INTEGER_METRICS = ("restarts", "uptime", "db_connections", "thread_pool_active", "queue_depth")
 # DB and cache actions act on the datastore a service depends on, as their real executors do

@@ -32,7 +32,7 @@ def access_line(rng: np.random.Generator, ctx: dict) -> Line:
     ms = max(1, int(rng.normal(ctx.get("latency_ms", 120) * 0.6, 15)))
     status = 200 if rng.random() > ctx.get("error_rate", 0.004) else 500
     method = "GET" if rng.random() < 0.7 else "POST"
-    level = "INFO" if status < 500 else "ERROR"
+    level = "INFO"              # access logs are INFO whatever the status; errors show in the error_rate metric
     return level, (f"{level} [http-nio-8080-exec-{int(rng.integers(1, 64))}] {_pkg(ctx)}.web.AccessLog - "
                    f"{method} {path} status={status} duration_ms={ms} request_id={_hex(rng, 12)}")
 
@@ -55,9 +55,9 @@ def background_line(rng: np.random.Generator, ctx: dict) -> Line:
         return "INFO", f"INFO [scheduler] {_pkg(ctx)}.jobs.Scheduler - heartbeat ok, next run in {int(rng.integers(60, 900))}s"
     if role == "host":
         return "INFO", f"INFO systemd[1]: Started Session {int(rng.integers(100, 9999))} of user ec2-user."
-    if r < 0.85:
+    if r < 0.75:
         return access_line(rng, ctx)
-    if r < 0.95:
+    if r < 0.85:
         return "INFO", f"INFO [main] {_pkg(ctx)}.health.Probe - readiness ok, pool active={int(rng.integers(5, 40))}"
     return "WARN", (f"WARN [http-nio-8080-exec-{int(rng.integers(1, 64))}] {_pkg(ctx)}.web.SlowRequestFilter - "
                     f"slow request {_PATHS[int(rng.integers(0, 4))]} took {int(rng.integers(800, 1500))} ms")
@@ -239,7 +239,7 @@ def config_error(rng: np.random.Generator, ctx: dict) -> Line:
 def cert_expired(rng: np.random.Generator, ctx: dict) -> Line:
     host = ctx.get("host", "api.partner.example")
     return "ERROR", (f"ERROR Post \"https://{host}/v2/shipments\": x509: certificate has expired or is not yet "
-                     f"valid: current time {ctx.get('now_iso', '')} is after 2026-11-24T10:00:00Z")
+                     f"valid: current time {ctx.get('now_iso', '')} is after 2026-11-24T15:00:00Z")
 
 
 def dns_fail(rng: np.random.Generator, ctx: dict) -> Line:

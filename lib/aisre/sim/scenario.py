@@ -54,7 +54,7 @@ ROLE_BASELINES: Mapping[str, Mapping[str, float]] = {
 ROLES = tuple(ROLE_BASELINES)
 CLASSIFICATIONS = ("known", "transient", "unknown_critical", "unknown_minor")
 CHANGE_KINDS = ("deploy", "rollback", "config", "feature_flag", "infra")
-DEFAULT_START = "2026-11-24T10:00:00Z"
+DEFAULT_START = "2026-11-24T15:00:00Z"
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNIT_S = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
