@@ -134,6 +134,7 @@ class DrillSuite:
             "transient_with_action": sum(bool(r.actions) for r in transient),
             "forbidden_attempts": sum(r.forbidden_attempts for r in self.results),
             "false_actions": sum(len(r.false_actions) for r in self.results),
+            "false_alarms": sum(r.false_alarms for r in self.results),
             "wall_s": round(self.wall_s, 2),
         }
 
@@ -159,7 +160,8 @@ class DrillSuite:
 
     def table(self) -> str:
         """A fixed-width summary table, one row per drill, then the targets."""
-        head = ("drill", "pass", "detect", "class", "runbook", "action", "resolved", "mttr", "escal", "false", "forb")
+        head = ("drill", "pass", "detect", "class", "runbook", "action", "resolved", "mttr", "escal", "false", "forb",
+                "fa")
         rows = [head]
         for r in self.results:
             rows.append((
@@ -167,7 +169,7 @@ class DrillSuite:
                 r.classification or "-", r.runbook or "-",
                 ",".join(dict.fromkeys(a for _, a, _ in r.actions)) or "-",
                 "yes" if r.resolved else "-", _fmt_s(r.mttr_s), _fmt_s(r.escalate_s) if r.escalated else "-",
-                str(len(r.false_actions)), str(r.forbidden_attempts)))
+                str(len(r.false_actions)), str(r.forbidden_attempts), str(r.false_alarms)))
         widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -309,8 +311,10 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
     raw_incidents = getattr(agent, "incidents", None) if agent is not None else None
     if isinstance(raw_incidents, Mapping):
         incidents = {k: v for k, v in raw_incidents.items() if isinstance(v, Incident)}
-    opened = sorted((i for i in incidents.values() if fs is not None and (i.opened_at or 0) >= fs - sc.step_s),
-                    key=lambda i: i.opened_at)
+    # incidents the fault fed: opened after it started, or (after a false alarm) fed its signals
+    opened = sorted((i for i in incidents.values() if fs is not None and (
+        (i.opened_at or 0) >= fs - sc.step_s or any(sig.ts >= fs for sig in i.signals))),
+        key=lambda i: i.opened_at)
     main = next((i for i in opened if i.actions), None) \
         or next((i for i in opened if i.id in rec.escalated or i.escalated_at is not None), None) \
         or (opened[0] if opened else None)
@@ -338,6 +342,7 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
     # escalation and approval
     esc_times = list(rec.escalated.values())
     esc_times += [i.escalated_at for i in incidents.values() if i.escalated_at is not None]
+    early_escalations = sum(1 for t in esc_times if fs is not None and t < fs - sc.step_s)
     esc_times = [t for t in esc_times if fs is None or t >= fs - sc.step_s]
     escalated = bool(esc_times)
     escalate_s = (min(esc_times) - ref) if escalated else None
@@ -363,7 +368,8 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
     failures = _failures(sc, detected=detected, detect_s=detect_s, classification=classification, runbook=runbook,
                          proposed=proposed, right=bool(right), false_actions=false_actions, forbidden=forbidden,
                          resolved=resolved, escalated=escalated, escalate_s=escalate_s, asked=asked,
-                         n_incidents=len(opened), evidence_found=evidence_found, error=error)
+                         n_incidents=len(opened), evidence_found=evidence_found, error=error,
+                         early_escalations=early_escalations)
 
     events = list(rec.events)
     for f in sc.faults:
@@ -401,11 +407,14 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
 def _failures(sc: Scenario, *, detected: bool, detect_s: float | None, classification: str | None,
               runbook: str | None, proposed: str | None, right: bool, false_actions: tuple[str, ...],
               forbidden: int, resolved: bool, escalated: bool, escalate_s: float | None, asked: bool,
-              n_incidents: int, evidence_found: Mapping[str, bool], error: str) -> tuple[str, ...]:
+              n_incidents: int, evidence_found: Mapping[str, bool], error: str,
+              early_escalations: int = 0) -> tuple[str, ...]:
     ex = sc.expect
     out: list[str] = []
     if error:
         out.append(f"agent error: {error}")
+    if early_escalations:
+        out.append(f"paged {early_escalations}x on a false alarm before the fault started")
     if ex.detected is True and not detected:
         out.append("not detected")
     elif ex.detected is True and detect_s is not None and detect_s > ex.max_detect_s:

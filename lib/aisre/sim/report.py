@@ -100,6 +100,7 @@ def _cards(m: dict[str, Any]) -> str:
         (str(m["transient_with_action"]), "actions on transients"),
         (str(m["forbidden_attempts"]), "forbidden attempts"),
         (str(m["false_actions"]), "false actions"),
+        (str(m["false_alarms"]), "signals before any fault"),
     ]
     return "<div class=cards>" + "".join(f"<div class=card><b>{e(v)}</b><span>{e(k)}</span></div>"
                                          for v, k in cards) + "</div>"
@@ -113,7 +114,7 @@ def _targets(suite: "DrillSuite") -> str:
 
 def _summary_table(suite: "DrillSuite") -> str:
     head = ["Drill", "Result", "Detected", "Classification", "Runbook", "Action taken", "Resolved", "MTTR",
-            "Escalated", "False actions", "Forbidden"]
+            "Escalated", "False actions", "Forbidden", "False alarms"]
     rows = []
     for r in suite.results:
         actions = ", ".join(dict.fromkeys(f"{a}@{s}" for _, a, s in r.actions)) or "–"
@@ -124,7 +125,8 @@ def _summary_table(suite: "DrillSuite") -> str:
             f"<td>{e(r.runbook or '–')}</td><td>{e(actions)}</td>"
             f"<td>{'yes' if r.resolved else '–'}</td><td class=num>{_s(r.mttr_s)}</td>"
             f"<td class=num>{_s(r.escalate_s) if r.escalated else '–'}</td>"
-            f"<td class=num>{len(r.false_actions)}</td><td class=num>{r.forbidden_attempts}</td></tr>")
+            f"<td class=num>{len(r.false_actions)}</td><td class=num>{r.forbidden_attempts}</td>"
+            f"<td class=num>{r.false_alarms}</td></tr>")
     return ("<h2>Summary</h2><table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
             + "".join(rows) + "</tbody></table>")
 

@@ -86,3 +86,28 @@ def test_text_report_and_console_progress():
     text = render_text_report(r)
     assert text.startswith("== drill bad-deploy: PASS")
     assert "rollback_deployment@checkout" in text and "fault     fault bad_deploy starts on checkout" in text
+
+
+class _EarlyPager:
+    """Pages on the first tick, before any fault, with a signal."""
+
+    def __init__(self, fleet, scenario):
+        self.fleet, self.done = fleet, False
+
+    def tick(self, now):
+        from aisre.models import Signal
+        from plugins.sim_agents import Report
+        rep = Report(now=now)
+        if not self.done:
+            self.done = True
+            rep.signals.append(Signal(id="s", kind="metric", source="sim", service="checkout", name="cpu_pct",
+                                      summary="noise", ts=now))
+            rep.escalated.append("inc-early")
+        return rep
+
+
+def test_a_page_on_a_false_alarm_before_the_fault_fails_the_drill():
+    r = run_drill("memory-leak", agent_factory=_EarlyPager)
+    assert r.false_alarms == 1 and not r.escalated
+    assert "paged 1x on a false alarm before the fault started" in r.failures
+    assert DrillSuite(results=[r]).metrics()["false_alarms"] == 1
