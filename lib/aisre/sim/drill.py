@@ -482,7 +482,9 @@ def _charts(sc: Scenario, fleet: Fleet, fault_services: set[str], limit: int = 3
             pts = fleet.series(svc, m, sc.start_ts - 600, sc.end_ts)
             if len(pts) < 2:
                 continue
-            base = float(sc.service(svc).baseline.get(m, 0.0))
+            before = sorted(v for t, v in pts if t < (sc.fault_start_ts or sc.end_ts))
+            # the healthy level as observed (season included), else the configured baseline
+            base = before[len(before) // 2] if before else float(sc.service(svc).baseline.get(m, 0.0))
             scale = abs(base) + (0.01 if m == "error_rate" else 1.0)
             dev = max(abs(v - base) for _, v in pts) / scale
             if m == "request_rate":
