@@ -35,6 +35,7 @@ from aisre.sim import logtext as lt
 from aisre.sim.faults import ROLLBACKS, Fault, Frame, _ssm_commands, build_fault
 from aisre.sim.scenario import METRICS, Scenario, ServiceSpec, load_scenario
 
+LOG_WARMUP_S = 3600.0     # log lines exist for the last hour of the warm-up (metrics for all of it)
 RESTART_S = 45.0          # a rolling restart completes (new pods ready) after this long
 SCALE_S = 30.0            # new replicas are ready after this long
 ROLLBACK_S = 45.0
@@ -315,7 +316,8 @@ class Fleet:
             fault.apply(t, frame, self)
         for name, st in self._states.items():
             self._finish(name, st, frame[name], t)
-        self._emit_logs(t)
+        if t > self.start_ts - LOG_WARMUP_S:
+            self._emit_logs(t)
 
     def _clean(self, st: ServiceState, t: float) -> dict[str, float]:
         spec = st.spec
