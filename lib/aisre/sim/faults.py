@@ -408,7 +408,9 @@ class TrafficSpike(Fault):
         return 1.0 + self.weight(t) * (float(self.p["factor"]) - 1.0) if service == self.service else 1.0
 
     def log_lines(self, t, fleet):
-        return [(self.service, lt.cpu_hot, 2.0)] if fleet.last_value(self.service, "cpu_pct") > 80 else []
+        if fleet.last_value(self.service, "cpu_pct") <= 80:
+            return []
+        return [(self.service, lt.cpu_hot, 2.0), (self.service, lt.rate_limited, 3.0)]
 
 
 class CpuSaturation(Fault):
@@ -553,7 +555,7 @@ class RunawayQuery(StepFault):
               "ramp_s": 60.0}
     EFFECTS = {"db_cpu_pct": ("to", 97.0), "p95_latency_ms": ("mul", 6.0), "db_connections": ("mul", 1.5)}
     DEP_EFFECTS = {"p95_latency_ms": ("mul", 3.2), "error_rate": ("add", 0.03)}
-    LOGS = ((lt.runaway_query, 1.0), (lt.slow_query, 4.0))
+    LOGS = ((lt.runaway_query, 2.0), (lt.slow_query, 1.5))
     FIXED_BY = ("pg_cancel_query", "pg_terminate_query")
 
     def accepts(self, action, params):

@@ -146,10 +146,12 @@ def db_too_many(rng: np.random.Generator, ctx: dict) -> Line:
 
 
 def runaway_query(rng: np.random.Generator, ctx: dict) -> Line:
-    elapsed = ctx.get("query_elapsed_s", 600.0) * 1000
-    return "WARN", (f"LOG:  pid={ctx.get('pid', 48213)} user={ctx.get('user', 'report_ro')} "
-                    f"application_name={ctx.get('application', 'metabase')} duration: {elapsed:.3f} ms  "
-                    f"statement still running: {ctx.get('query', 'SELECT 1')}")
+    """What a Postgres long-query check reports (check_postgres / pg_stat_activity style)."""
+    elapsed = ctx.get("query_elapsed_s", 600.0)
+    return "WARN", (f"POSTGRES_QUERY_TIME WARNING: long running query on {ctx['service']}: pid={ctx.get('pid', 48213)} "
+                    f"user={ctx.get('user', 'report_ro')} application={ctx.get('application', 'metabase')} "
+                    f"state=active running for {elapsed:.0f}s (sequential scans on orders, order_items) "
+                    f"query: {ctx.get('query', 'SELECT 1')}")
 
 
 def slow_query(rng: np.random.Generator, ctx: dict) -> Line:
@@ -178,6 +180,10 @@ def cache_oom(rng: np.random.Generator, ctx: dict) -> Line:
 
 
 def queue_lag(rng: np.random.Generator, ctx: dict) -> Line:
+    if rng.random() < 0.3:
+        return "WARN", (f"WARN [kafka-coordinator-heartbeat-thread | {ctx['service']}] o.a.k.c.c.i.ConsumerCoordinator - "
+                        "consumer poll timeout has expired. This means the time between subsequent calls to poll() "
+                        "was longer than the configured max.poll.interval.ms; consumer group is rebalancing")
     return "WARN", (f"WARN [consumer-{int(rng.integers(1, 8))}] {_pkg(ctx)}.queue.Consumer - consumer lag "
                     f"{ctx.get('queue_depth', 5000):.0f} messages on topic orders.events, processing "
                     f"{rng.uniform(20, 60):.0f} msg/s")
@@ -186,7 +192,8 @@ def queue_lag(rng: np.random.Generator, ctx: dict) -> Line:
 def stuck_job(rng: np.random.Generator, ctx: dict) -> Line:
     return "WARN", (f"WARN [batch-runner] {_pkg(ctx)}.jobs.NightlySettlement - job {ctx.get('job', 'nightly-settlement')} "
                     f"run {ctx.get('run_id', 'r-1')} still running after {ctx.get('job_runtime_s', 900):.0f}s "
-                    f"(p99 400s); waiting for lock on table ledger_entries")
+                    f"(p99 400s), no progress for {max(60, ctx.get('job_runtime_s', 900) - 300):.0f}s; waiting for lock on "
+                    "table ledger_entries")
 
 
 def node_not_ready(rng: np.random.Generator, ctx: dict) -> Line:
@@ -198,9 +205,18 @@ def node_not_ready(rng: np.random.Generator, ctx: dict) -> Line:
 
 
 def cpu_hot(rng: np.random.Generator, ctx: dict) -> Line:
+    if rng.random() < 0.5:
+        return "WARN", (f"kubelet: cpu throttling for container {ctx['service']}: throttled "
+                        f"{int(rng.integers(30, 80))}% of CFS periods in the last minute "
+                        f"(nr_throttled={int(rng.integers(500, 9000))})")
     return "WARN", (f"WARN [http-nio-8080-exec-{int(rng.integers(1, 64))}] {_pkg(ctx)}.web.SlowRequestFilter - "
-                    f"slow request /api/v1/search took {int(rng.integers(1500, 5000))} ms (cpu throttled "
-                    f"{int(rng.integers(30, 80))}%)")
+                    f"slow request /api/v1/search took {int(rng.integers(1500, 5000))} ms")
+
+
+def rate_limited(rng: np.random.Generator, ctx: dict) -> Line:
+    return "WARN", (f"nginx: [error] limiting requests, excess: {rng.uniform(5, 60):.3f} by zone \"api\", client: "
+                    f"203.0.113.{int(rng.integers(2, 250))}, server: {ctx['service']}, request: \"GET /api/v1/items "
+                    f"HTTP/1.1\" -> 429 Too Many Requests")
 
 
 def thread_pool(rng: np.random.Generator, ctx: dict) -> Line:
