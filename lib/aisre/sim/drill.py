@@ -2,11 +2,9 @@
 
 ::
 
-    from aisre.agent import build_drill_agent
-    from aisre.sim.drill import run_drill, run_all, render_html
-    factory = lambda fleet, scenario: build_drill_agent(fleet)
-    result = run_drill("memory-leak", seed=7, agent_factory=factory)
-    suite = run_all(agent_factory=factory)
+    from aisre.sim.drill import run_drill, run_all, render_html, make_agent
+    result = run_drill("memory-leak", seed=7, agent_factory=make_agent)     # the real Agent on the fleet
+    suite = run_all(agent_factory=make_agent)
     print(suite.table()); suite.targets_met(); render_html(suite, "out/drills.html")
 
 The loop is ``fleet.advance(step_s); agent.tick(fleet.clock())`` until the scenario's duration
@@ -360,7 +358,7 @@ def _score(sc: Scenario, fleet: Fleet, rec: _Recorder, agent: Any, *, seed: int,
 
     # evidence named in the incident (signals, samples, diagnosis, timeline)
     blob = " ".join(i.to_json() for i in incidents.values())
-    for notifier in getattr(agent, "notifiers", None) or ():
+    for notifier in (getattr(agent, "drill_notifier", None),):
         blob += " " + " ".join(n.to_json() for n in getattr(notifier, "sent", ()) if hasattr(n, "to_json"))
     blob += " " + " ".join(e.text for e in rec.events)
     evidence_found = {s: s in blob for s in ex.evidence_contains}
@@ -511,6 +509,76 @@ class DrillNotifier:
         return Receipt(channel=self.channel, ok=True, ref=str(len(self.sent)))
 
 
+def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "drill") -> dict[str, Any]:
+    """The ``aisre`` configuration (a dict for :func:`aisre.config.load_config`) that watches ``fleet``.
+
+    Every metric of every service from the ``sim`` source (with its capacity where it has one), logs
+    from the ``sim`` log source, targets of kind ``sim``; the given mode; ``limited`` mode may run
+    every safe action of the registry.
+    """
+    scenario = fleet.scenario
+    services = []
+    for svc in scenario.services:
+        metrics = []
+        for m in fleet.metric_names(svc.name):
+            spec: dict[str, Any] = {"name": m, "query": f"{svc.name}:{m}", "source": "sim",
+                                    "direction": "down" if m == "uptime" else "both" if m == "request_rate" else "up"}
+            cap = fleet.capacity(svc.name, m)
+            if cap is not None and m not in ("uptime",):
+                spec["capacity"] = cap
+            metrics.append(spec)
+        services.append({"name": svc.name, "depends_on": list(svc.depends_on), "metrics": metrics,
+                         "logs": {"source": "sim", "query": svc.name},
+                         "target": {"kind": "sim", "name": svc.target.get("name") or svc.name, "namespace": "sim"}})
+    try:
+        from aisre.policy.actions import ACTIONS as REGISTRY
+        safe = sorted(n for n, spec in REGISTRY.items() if _val(getattr(spec, "safety", "")) == Safety.SAFE.value)
+    except ImportError:         # the policy package is optional for the simulator itself
+        safe = ["restart_deployment", "scale_deployment", "rollback_deployment"]
+    step = max(1, int(round(scenario.step_s)))
+    return {
+        "environment": environment, "services": services,
+        "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
+        "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
+        "audit": {"path": ""},
+    }
+
+
+def make_agent(fleet: Fleet, scenario: Scenario | None = None, *, mode: str = "autonomous",
+               retriever: Any = None, analyst: Any = None, audit_path: str | None = None,
+               **overrides: Any) -> Any:
+    """The standalone :class:`aisre.agent.Agent` wired to ``fleet``: the simulator is its metric source,
+    log source, executor (kind ``sim``), change feed and clock. Usable directly as an ``agent_factory``.
+
+    Notifications go to a :class:`DrillNotifier` (kept as ``agent.drill_notifier``; nobody is paged);
+    the mode is also written to the store's ``aisre.mode`` key; ``overrides`` go to
+    :func:`aisre.agent.build_agent`.
+    """
+    import tempfile
+
+    from aisre.agent import build_agent
+    from aisre.config import load_config
+    from aisre.sim.executor import SimExecutor
+    from aisre.sim.sources import SimLogSource, SimMetricSource
+    from aisre.state import MemoryStore, key
+
+    config = load_config(sim_config(fleet, mode=mode))
+    store = MemoryStore(clock=fleet.clock)
+    store.set(key("mode"), mode)
+    if audit_path is None:
+        fd, audit_path = tempfile.mkstemp(prefix="aisre-drill-audit-", suffix=".jsonl")
+        os.close(fd)
+    notifier = DrillNotifier()
+    kw: dict[str, Any] = {"store": store, "clock": fleet.clock, "metric_sources": {"sim": SimMetricSource(fleet)},
+                          "log_sources": {"sim": SimLogSource(fleet)}, "executors": {"sim": SimExecutor(fleet)},
+                          "notifiers": [notifier], "retriever": retriever, "analyst": analyst,
+                          "audit_path": audit_path, "change_feed": fleet.changes_until, "owner": "drill"}
+    kw.update(overrides)
+    agent = build_agent(config, **kw)
+    agent.drill_notifier = notifier
+    return agent
+
+
 def console_progress(stream: Any) -> Progress:
     """A ``progress`` callback that writes one line per drill to ``stream`` (e.g. ``sys.stderr``)."""
     def emit(message: str) -> None:
@@ -567,4 +635,4 @@ def suite_json(suite: DrillSuite) -> str:
 
 
 __all__ = ["ChartSeries", "DrillEvent", "DrillNotifier", "DrillResult", "DrillSuite", "console_progress",
-           "render_html", "render_text_report", "run_all", "run_drill", "suite_json"]
+           "make_agent", "render_html", "render_text_report", "run_all", "run_drill", "sim_config", "suite_json"]

@@ -111,3 +111,35 @@ def test_a_page_on_a_false_alarm_before_the_fault_fails_the_drill():
     assert r.false_alarms == 1 and not r.escalated
     assert "paged 1x on a false alarm before the fault started" in r.failures
     assert DrillSuite(results=[r]).metrics()["false_alarms"] == 1
+
+
+def test_sim_config_describes_the_fleet_for_the_agent():
+    from aisre.config import load_config
+    from aisre.sim import Fleet
+    from aisre.sim.drill import sim_config
+    fleet = Fleet("db-connection-exhaustion")
+    cfg = load_config(sim_config(fleet, mode="limited"))
+    assert cfg.safety.mode == "limited" and "restart_deployment" in cfg.safety.allow_list
+    assert [s.name for s in cfg.services] == list(fleet.services)
+    db = cfg.service("orders-db")
+    specs = {m.name: m for m in db.metrics}
+    assert set(specs) == set(fleet.metric_names("orders-db"))
+    assert all(m.source == "sim" and m.query == f"orders-db:{m.name}" for m in db.metrics)
+    assert specs["db_connections"].capacity == 200.0 and specs["db_cpu_pct"].capacity == 100.0
+    assert specs["uptime"].direction == "down"
+    assert db.target.kind == "sim" and db.target.name == "orders-db"
+    assert cfg.service("checkout").depends_on == ("orders-db",)
+    assert cfg.detection["step_s"] == 30
+
+
+def test_make_agent_wires_the_real_agent_when_the_pipeline_is_present():
+    import pytest
+    try:
+        from aisre.correlate import Correlator  # noqa: F401
+        from aisre.knowledge import build_retriever  # noqa: F401
+        from aisre.analysis import build_analyst  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the agent pipeline is not on this branch yet ({exc})")
+    from aisre.sim.drill import make_agent
+    r = run_drill("transient-glitch", agent_factory=make_agent)
+    assert r.error == "" and r.ticks > 0
