@@ -23,8 +23,8 @@ h1{font-size:24px;margin:0 0 4px} h2{font-size:19px;margin:0} h3{font-size:14px;
 .card{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:10px 14px;flex:1;min-width:120px}
 .card b{display:block;font-size:22px} .card span{color:#5d6b7e;font-size:12px}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde3ea;border-radius:8px;overflow:hidden}
-th,td{padding:5px 8px;border-bottom:1px solid #edf0f4;text-align:left;vertical-align:top;font-size:13px}
-th{background:#eef2f7;font-weight:600;color:#3b4656;white-space:nowrap}
+th,td{padding:5px 7px;border-bottom:1px solid #edf0f4;text-align:left;vertical-align:top;font-size:13px}
+th{background:#eef2f7;font-weight:600;color:#3b4656;white-space:nowrap;font-size:12.5px}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr:last-child td{border-bottom:none}
 td.name{white-space:nowrap}
@@ -113,16 +113,16 @@ def _targets(suite: "DrillSuite") -> str:
 
 
 def _summary_table(suite: "DrillSuite") -> str:
-    head = ["Drill", "Result", "Detected", "Classification", "Runbook", "Action taken", "Resolved", "MTTR",
-            "Escalated", "False actions", "Forbidden", "False alarms"]
+    head = ["Drill", "Result", "Detect", "Class", "Runbook", "Action taken", "Resolved", "MTTR",
+            "Escalated", "False act.", "Forb.", "Pre-fault sig."]
     rows = []
     for r in suite.results:
         actions = ", ".join(dict.fromkeys(f"{a}@{s}" for _, a, s in r.actions)) or "–"
         rows.append(
             f"<tr><td class=name><a href='#d-{e(r.name)}'>{e(r.name)}</a></td>"
             f"<td><span class='pill {'ok' if r.passed else 'bad'}'>{'pass' if r.passed else 'fail'}</span></td>"
-            f"<td class=num>{_s(r.detect_s) if r.detected else '–'}</td><td>{e(r.classification or '–')}</td>"
-            f"<td>{e(r.runbook or '–')}</td><td>{e(actions)}</td>"
+            f"<td class=num>{_s(r.detect_s) if r.detected else '–'}</td><td class=name>{e(r.classification or '–')}</td>"
+            f"<td class=name>{e(r.runbook or '–')}</td><td>{e(actions.replace('@', ' @ '))}</td>"
             f"<td>{'yes' if r.resolved else '–'}</td><td class=num>{_s(r.mttr_s)}</td>"
             f"<td class=num>{_s(r.escalate_s) if r.escalated else '–'}</td>"
             f"<td class=num>{len(r.false_actions)}</td><td class=num>{r.forbidden_attempts}</td>"
