@@ -17,7 +17,8 @@ from typing import Any, Mapping, TYPE_CHECKING
 from aisre.errors import ExecutorError
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
 from aisre.remediate.base import Plan
-from aisre.sim.faults import ROLLBACKS, ReplicationLag, RunawayQuery, StuckBatchJob, _ssm_commands
+from aisre.sim.faults import (ROLLBACKS, DbConnectionLeak, ReplicationLag, RunawayQuery, StuckBatchJob,
+                              _ssm_commands)
 from aisre.sim.fleet import scaled_replicas
 
 if TYPE_CHECKING:   # pragma: no cover
@@ -71,7 +72,7 @@ class SimExecutor:
         blast = f"1 service ({service})"
         a = request.action
         if a in ("scale_deployment", "asg_set_capacity"):
-            replicas = params.get("replicas", params.get("capacity"))
+            replicas = next((params[k] for k in ("replicas", "desired", "capacity") if params.get(k) is not None), None)
             if replicas is not None:
                 if not _is_int(replicas) or int(replicas) < 1:
                     raise fail(f"replicas must be an integer >= 1, got {replicas!r} (never scale to zero)")
@@ -101,9 +102,23 @@ class SimExecutor:
             steps = [f"SCAN + UNLINK keys matching {pattern} on {service}"]
             blast = f"keys matching {pattern}"
         elif a in ("pg_cancel_query", "pg_terminate_query"):
-            min_age = params.get("min_age_s", 0)
+            min_age = params.get("min_age_s", params.get("older_than_s", 0))
             if not isinstance(min_age, (int, float)) or isinstance(min_age, bool) or min_age < 0:
                 raise fail(f"min_age_s must be a non-negative number, got {min_age!r}")
+            state = params.get("state")
+            if state is not None and state not in ("active", "idle in transaction"):
+                raise fail(f"state must be 'active' or 'idle in transaction', got {state!r}")
+            if state == "idle in transaction":
+                if a != "pg_terminate_query":
+                    raise fail("idle sessions can only be terminated (pg_terminate_query)")
+                idle = [q for q in self.idle_sessions(service) if q["duration_s"] >= min_age]
+                facts["sessions"] = len(idle)
+                facts["activity"] = idle[:5]
+                params.pop("pid", None)
+                steps = [f"SELECT pg_terminate_backend(pid) for {len(idle)} idle-in-transaction sessions "
+                         f"older than {min_age}s on {service}"]
+                return Plan(request=request, steps=tuple(steps), blast_radius=f"{len(idle)} idle sessions",
+                            facts={**facts, "params": params})
             activity = [q for q in self.db_activity(service) if q["duration_s"] >= min_age]
             pid = params.get("pid")
             if pid is not None and not _is_int(pid):
@@ -149,9 +164,14 @@ class SimExecutor:
                          observed=observed)
         if a in ROLLBACKS and not st.previous_versions:
             return Check(ok=False, detail=f"{service} has no previous version to roll back to", observed=observed)
+        if a == "pg_terminate_query" and f["params"].get("state") == "idle in transaction":
+            if not f.get("sessions"):
+                return Check(ok=False, detail=f"no idle-in-transaction sessions on {service}", observed=observed)
+            return Check(ok=True, detail=f"{f['sessions']} idle-in-transaction sessions on {service}",
+                         observed=observed)
         if a in ("pg_cancel_query", "pg_terminate_query"):
             pid = f["params"].get("pid")
-            min_age = f["params"].get("min_age_s", 0)
+            min_age = f["params"].get("min_age_s", f["params"].get("older_than_s", 0))
             live = {q["pid"] for q in self.db_activity(service) if q["duration_s"] >= min_age}
             if pid is None or pid not in live:
                 return Check(ok=False, detail=f"no long-running query with pid {pid} on {service}", observed=observed)
@@ -208,6 +228,12 @@ class SimExecutor:
         return True, f"{action} on {service} completed"
 
     # ------------------------------------------------------------------ simulated pg_stat_activity
+    def idle_sessions(self, service: str) -> list[dict[str, Any]]:
+        """Idle-in-transaction sessions on a simulated database (leaked connections)."""
+        now = self.fleet.clock()
+        return [q for x in self.fleet.faults if isinstance(x, DbConnectionLeak) and x.db == service
+                for q in x.idle_sessions(now, self.fleet)]
+
     def db_activity(self, service: str) -> list[dict[str, Any]]:
         """Long-running queries on a simulated database, like a ``pg_stat_activity`` read."""
         now = self.fleet.clock()

@@ -273,15 +273,27 @@ class DbConnectionLeak(Fault):
     def __init__(self, spec: "FaultSpec", fleet: "Fleet") -> None:
         super().__init__(spec, fleet)
         self.db = self.p["db"] or fleet.dependency(self.service, "db") or self.service
+        self.released_at = -math.inf     # leaked sessions terminated on the database side
+
+    def _since(self, t: float, fleet: "Fleet") -> float:
+        released = self.released_at if self.released_at <= t else -math.inf
+        return max(self.start, fleet.state(self.service).pods_since(t), released)
 
     def _level(self, t: float, frame: Frame, fleet: "Fleet") -> float:
-        since = max(self.start, fleet.state(self.service).pods_since(t))
         base = frame[self.db].get("db_connections", 60.0)
-        return min(float(self.p["max_connections"]), base + max(0.0, t - since) / 60.0 * float(self.p["rate_per_min"]))
+        return min(float(self.p["max_connections"]), base + self._leaked(t, fleet))
 
     def _leaked(self, t: float, fleet: "Fleet") -> float:
-        since = max(self.start, fleet.state(self.service).pods_since(t))
-        return max(0.0, t - since) / 60.0 * float(self.p["rate_per_min"])
+        return max(0.0, t - self._since(t, fleet)) / 60.0 * float(self.p["rate_per_min"])
+
+    def idle_sessions(self, t: float, fleet: "Fleet") -> list[dict[str, Any]]:
+        """The leaked sessions as ``pg_stat_activity`` shows them: idle in transaction, oldest first."""
+        n = int(min(self._leaked(t, fleet), float(self.p["max_connections"])))
+        rate = float(self.p["rate_per_min"]) / 60.0
+        since = self._since(t, fleet)
+        return [{"pid": 60000 + i, "user": self.service.replace("-", "_"), "application": self.service,
+                 "state": "idle in transaction", "duration_s": round(t - (since + i / rate), 1),
+                 "query": "SELECT o.* FROM orders o WHERE o.id = $1 FOR UPDATE"} for i in range(n)]
 
     def apply(self, t: float, frame: Frame, fleet: "Fleet") -> None:
         if t < self.start:
@@ -310,9 +322,16 @@ class DbConnectionLeak(Fault):
         return out
 
     def on_action(self, t, action, service, params, fleet):
+        if t < self.start:
+            return None
         # the restart itself (fleet-level) resets pods_since, which releases the connections
-        if action == "restart_deployment" and service == self.service and t >= self.start:
+        if action == "restart_deployment" and service == self.service:
             return f"restart of {service} releases its leaked connections to {self.db} (the leak regrows)"
+        if action == "pg_terminate_query" and service == self.db and params.get("pid") is None \
+                and params.get("state", "idle in transaction") == "idle in transaction":
+            self.released_at = t + float(self.p["fix_delay_s"])
+            return (f"idle-in-transaction sessions of {self.service} on {self.db} terminated "
+                    f"(the leak regrows until {self.service} is fixed)")
         return None
 
 
@@ -651,7 +670,7 @@ class FeatureFlagRegression(StepFault):
 
     def accepts(self, action, params):
         flag = params.get("flag")
-        value = params.get("value", False)
+        value = params.get("enabled", params.get("value", False))
         return flag in (None, self.p["flag"]) and value in (False, "off", "false", 0)
 
 

@@ -438,8 +438,9 @@ class Fleet:
 
 def scaled_replicas(current: int, params: Mapping[str, Any]) -> int:
     """Replica count a scale request asks for (``replicas`` wins over ``factor``); at least 1."""
-    if params.get("replicas") is not None:
-        return max(1, int(params["replicas"]))
+    for key in ("replicas", "desired", "capacity"):
+        if params.get(key) is not None:
+            return max(1, int(params[key]))
     factor = float(params.get("factor", 2.0))
     return max(1, int(math.ceil(current * factor)))
 

@@ -148,3 +148,32 @@ def test_capacities_for_percent_style_preconditions():
     assert f.capacity("api-gateway", "thread_pool_active") == 200.0
     assert f.capacity("api-gateway", "cpu_pct") == 100.0
     assert f.capacity("api-gateway", "request_rate") is None
+
+
+def test_terminating_idle_leaked_sessions_releases_connections():
+    f = Fleet("db-connection-exhaustion", seed=7)
+    f.advance(4 * 60 + 16 * 60)
+    assert f.last_value("orders-db", "db_connections") >= 195
+    ex = SimExecutor(f)
+    plan = ex.plan(req("pg_terminate_query", "checkout", state="idle in transaction", older_than_s=300))
+    assert plan.facts["service"] == "orders-db" and plan.facts["sessions"] >= 90
+    assert plan.facts["activity"][0]["state"] == "idle in transaction"
+    assert ex.precheck(plan).ok
+    assert "idle-in-transaction sessions of checkout" in ex.execute(plan).detail
+    assert ex.verify(plan).ok
+    f.advance(60)
+    assert f.last_value("orders-db", "db_connections") < 110
+    with pytest.raises(ExecutorError, match="only be terminated"):
+        ex.plan(req("pg_cancel_query", "orders-db", state="idle in transaction"))
+
+
+def test_registry_parameter_names_are_understood():
+    f = Fleet("feature-flag-regression", seed=7)
+    f.advance(8 * 60)
+    assert f.apply_action("flag_toggle", "checkout", {"flag": "new-pricing-engine", "enabled": True}) == [] or \
+        all("fixed" not in x for x in f.effects)
+    assert any("fixed by flag_toggle" in x for x in
+               f.apply_action("flag_toggle", "checkout", {"flag": "new-pricing-engine", "enabled": False}))
+    g = Fleet("traffic-spike")
+    ex = SimExecutor(g)
+    assert ex.plan(req("asg_set_capacity", "storefront", desired=7)).facts["target_replicas"] == 7
