@@ -33,6 +33,7 @@ class Report:
 
 class ThresholdAgent:
     Z = 6.0
+    UTILISATION = ("cpu_pct", "memory_pct", "thread_pool_active", "db_cpu_pct", "request_rate")
 
     def __init__(self, fleet: Fleet, scenario: Scenario) -> None:
         self.fleet, self.sc = fleet, scenario
@@ -105,7 +106,10 @@ class ThresholdAgent:
             else:
                 rep.decisions.append(("inc-1", Decision(verdict=Verdict.WATCH, reasons=("transient",))))
         elif self.incident is not None and self.incident.status is IncidentStatus.MITIGATING:
-            if not anomalies and now - self.fix_plan[1] >= 60:
+            # verify on symptoms (errors, latency, restarts, saturation of hard limits), not on utilisation
+            # that a mitigation may leave elevated (CPU after scaling out, memory spread over more pods)
+            symptoms = [a for a in anomalies if a[0].split(":")[1] not in self.UTILISATION]
+            if not symptoms and now - self.fix_plan[1] >= 60:
                 self.incident = dataclasses.replace(self.incident, status=IncidentStatus.RESOLVED, resolved_at=now)
                 rep.resolved.append("inc-1")
         if self.incident is not None:

@@ -143,3 +143,10 @@ def test_make_agent_wires_the_real_agent_when_the_pipeline_is_present():
     from aisre.sim.drill import make_agent
     r = run_drill("transient-glitch", agent_factory=make_agent)
     assert r.error == "" and r.ticks > 0
+
+
+def test_every_shipped_drill_is_winnable_by_a_sound_agent():
+    """The stand-in acts on clear symptoms only; if it cannot win a drill, the drill is unfair."""
+    suite = run_all(seed=5, agent_factory=ThresholdAgent)
+    assert [r.name for r in suite.results if not r.passed] == []
+    assert suite.targets_met(), suite.table()
