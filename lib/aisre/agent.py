@@ -56,7 +56,7 @@ class Agent:
                  notifiers: Sequence[Any], retriever: Any, analyst: Any, store: StateStore, audit: Any,
                  clock: Callable[[], float] = time.time, log_sources: Mapping[str, Any] | None = None,
                  correlator: Any = None, guardrails: Any = None, owner: str = "aisre-standalone",
-                 change_feed: Callable[[float], Iterable[Change]] | None = None,
+                 change_feed: Callable[[float], Iterable[Change]] | None = None, capture: Any = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         from aisre.correlate import Correlator
         from aisre.policy import Guardrails
@@ -71,6 +71,7 @@ class Agent:
         self.dispatcher = _as_dispatcher(notifiers, store)
         self.owner = owner
         self.change_feed = change_feed
+        self.capture = capture
         self.on_event = on_event or (lambda kind, data: None)
         self.metric_watch = MetricWatcher(config, metric_sources, store, clock=clock)
         self.log_watch = LogWatchRunner(config, log_sources, store, clock=clock) if log_sources else None
@@ -179,7 +180,8 @@ class Agent:
                      f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
-                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest)
+                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest,
+                                 capture=self.capture)
         report.actions.append(result)
         incident = dataclasses.replace(incident, actions=incident.actions + (result,),
                                        attempts=incident.attempts + (1 if result.status in

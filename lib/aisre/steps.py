@@ -169,8 +169,10 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
 
 def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrails: Any, audit: Any,
               owner: str, clock: Callable[[], float] = time.time, dry_run: bool = False,
-              rb_action: RunbookAction | None = None, read: MetricReader | None = None) -> ActionResult:
-    """Run one action under the guardrails: forbidden check, symptom precheck, lease, executor, audit."""
+              rb_action: RunbookAction | None = None, read: MetricReader | None = None,
+              capture: Callable[[ActionRequest, Any], Any] | None = None) -> ActionResult:
+    """Run one action under the guardrails: forbidden check, symptom precheck, lease, evidence capture,
+    executor, audit. Capture has its own time budget and never blocks the fix beyond it."""
     from aisre.remediate.registry import run_action
 
     now = clock()
@@ -196,7 +198,13 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
         audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": result.detail})
         return result
     executor = executors.get(request.target.kind)
+    captured = None
     try:
+        if capture is not None and rb_action is not None and rb_action.capture and not dry_run:
+            try:
+                captured = capture(request, rb_action.capture)
+            except Exception as exc:  # evidence is precious, the fix more so
+                log.warning("evidence capture failed: %s", exc)
         if executor is None:
             result = ActionResult(action=request.action, service=request.service, status=ActionStatus.FAILED,
                                   target=request.target.name, started_at=now, finished_at=now,
@@ -205,12 +213,16 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
             result = run_action(executor, request, dry_run=dry_run, clock=clock)
         if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             guardrails.record_action(request.service)
+        if captured is not None:
+            result = dataclasses.replace(result, evidence={**dict(result.evidence), "captures": captured.to_dict()},
+                                         detail=(result.detail + "; " if result.detail else "") + captured.summary())
     finally:
         guardrails.release_lease(request.service, owner)
     audit.append("action", request.incident_id, {
         "action": request.action, "service": request.service, "target": f"{request.target.kind}/{request.target.namespace}/{request.target.name}",
         "params": dict(request.params), "status": result.status.value, "detail": result.detail, "error": result.error,
         "runbook": request.runbook_id, "reason": request.reason, "dry_run": dry_run,
+        "captures": [i.to_dict() for i in captured.items] if captured is not None else [],
     })
     return result
 

@@ -126,3 +126,52 @@ def test_unreachable_server_is_a_typed_failure():
     ex = PostgresExecutor(f"host=127.0.0.1 port={closed_port()} user=postgres connect_timeout=1")
     r = run_action(ex, req())
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error
+
+
+def test_literals_are_masked_in_evidence():
+    from aisre.remediate.postgres import mask_literals
+
+    assert mask_literals("SELECT * FROM u WHERE pw = 'hunter2' AND x = 'it''s'") == \
+        "SELECT * FROM u WHERE pw = '?' AND x = '?'"
+
+
+def test_idle_in_transaction_sessions_are_terminated_active_ones_are_not(postgres_server, app_dsn):
+    idle_tx = psycopg.connect(app_dsn)                 # not autocommit: BEGIN stays open
+    idle_tx.execute("SELECT 1")
+    runaway = Sleeper(app_dsn)
+    try:
+        time.sleep(1.2)
+        ex = PostgresExecutor(postgres_server, runaway_seconds=3600)
+        r = run_action(ex, req("pg_terminate_query", state="idle in transaction", older_than_s=10))
+        assert r.status is ActionStatus.SKIPPED                    # younger than 10 s
+        pid = idle_tx.info.backend_pid
+        r = run_action(PostgresExecutor(postgres_server, runaway_seconds=1),
+                       req("pg_terminate_query", state="idle in transaction"))
+        assert r.status is ActionStatus.SUCCEEDED and r.evidence["signalled"] == [pid], r
+        assert state_of(postgres_server, pid) is None
+        assert state_of(postgres_server, runaway.pid) == "active"
+        r = run_action(PostgresExecutor(postgres_server, runaway_seconds=1),
+                       req("pg_cancel_query", state="idle in transaction"))
+        assert r.status is ActionStatus.FAILED and "pg_terminate_query" in r.error
+    finally:
+        runaway.stop(postgres_server)
+        idle_tx.close()
+
+
+def test_replica_role_uses_the_replica_dsn(postgres_server, app_dsn):
+    r = run_action(PostgresExecutor(postgres_server, runaway_seconds=1), req(target_role="replica", min_age_s=10))
+    assert r.status is ActionStatus.DENIED and "replica_dsn" in r.error
+    runaway = Sleeper(app_dsn)
+    try:
+        time.sleep(1.2)
+        # the throwaway cluster stands in for the replica; the primary DSN is unreachable on purpose
+        from aisre.remediate._net import closed_port
+
+        ex = PostgresExecutor(f"host=127.0.0.1 port={closed_port()} user=postgres connect_timeout=1",
+                              runaway_seconds=1, replica_dsn=postgres_server)
+        r = run_action(ex, req(target_role="replica", min_age_s=10))
+        assert r.status is ActionStatus.SKIPPED                    # younger than 10 s, but it reached the replica
+        r = run_action(ex, req(target_role="replica"))
+        assert r.status is ActionStatus.SUCCEEDED and r.evidence["signalled"] == [runaway.pid]
+    finally:
+        runaway.stop(postgres_server)

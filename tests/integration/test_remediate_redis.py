@@ -94,3 +94,21 @@ def test_server_down_is_a_typed_failure():
     client = redis.Redis(host="127.0.0.1", port=closed_port(), socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     r = run_action(RedisExecutor(client, ["cache:sessions:*"]), req(pattern="cache:sessions:*"), targets=TARGETS)
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error
+
+
+def test_runbook_batch_size(rds):
+    seed(rds, 250)
+    seen = []
+    original = rds.unlink
+    rds.unlink = lambda *keys: (seen.append(len(keys)), original(*keys))[1]
+    r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="cache:sessions:*", batch=100),
+                   targets=TARGETS)
+    assert r.status is ActionStatus.SUCCEEDED and seen == [100, 100, 50]
+
+
+def test_run_action_reads_the_policy_from_the_executor_when_no_targets_are_given(rds):
+    seed(rds, 20)
+    r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="cache:sessions:*"))
+    assert r.status is ActionStatus.SUCCEEDED and rds.dbsize() == 100
+    r = run_action(RedisExecutor(rds, ["cache:sessions:*"]), req(pattern="user:*"))
+    assert r.status is ActionStatus.DENIED and rds.dbsize() == 100

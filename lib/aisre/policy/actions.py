@@ -26,6 +26,7 @@ Parameter-dependent rules (see ``docs/remediation.md`` for the table):
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any, Mapping
 
@@ -100,69 +101,91 @@ def _spec(name: str, kind: str, safety: Safety, description: str, schema: dict[s
 S, C, F = Safety.SAFE, Safety.CAUTION, Safety.FORBIDDEN
 _SCALE = {"factor": {"type": "number"}, "replicas": {"type": "integer"},
           "current_replicas": {"type": "integer", "minimum": 0}}
-_ASG = {"factor": {"type": "number"}, "desired": {"type": "integer"}, "current": {"type": "integer", "minimum": 0}}
+_ASG = {"factor": {"type": "number"}, "desired": {"type": "integer"}, "current": {"type": "integer", "minimum": 0},
+        "exclude_zone": {"type": "string", "pattern": r"^[a-z]{2}-[a-z]+-\d[a-z]$"}}
+_PREVIOUS = {"enum": ["previous"]}             # runbooks say `to: previous`; it is the only target allowed
+_AGE = {"type": "integer", "minimum": 10, "maximum": 86400}
+_PG = {"pid": {"type": "integer", "minimum": 1}, "max_queries": {"type": "integer", "minimum": 1, "maximum": 20},
+       "min_age_s": _AGE, "older_than_s": _AGE, "state": {"enum": ["active", "idle in transaction"]},
+       "target_role": {"enum": ["primary", "replica"]}}
 
 ACTIONS: dict[str, ActionSpec] = {s.name: s for s in (
     _spec("restart_deployment", "kubernetes", S,
           "Rolling restart: patch the pod template's restartedAt annotation (Deployment or StatefulSet).",
-          _schema({"kind": {"enum": ["Deployment", "StatefulSet"]}}), True,
-          "1 workload; pods replaced one surge at a time"),
+          _schema({"kind": {"enum": ["Deployment", "StatefulSet"]}, "strategy": {"enum": ["rolling"]},
+                   "namespace": _NAME, "name": _NAME}), True,
+          "1 workload; pods replaced one at a time"),
     _spec("scale_deployment", "kubernetes", S,
           "Scale one step: factor x current or an absolute replica count, capped at max_scale_factor and max_replicas.",
           _schema(_SCALE, anyOf=[{"required": ["factor"]}, {"required": ["replicas"]}]), True,
           "1 deployment; adds pods, never removes them all"),
     _spec("rollback_deployment", "kubernetes", S,
           "Roll back to the previous ReplicaSet revision (its pod template).",
-          _schema({"revision": {"type": "integer", "minimum": 1}}), True, "1 deployment, rolling"),
+          _schema({"revision": {"type": "integer", "minimum": 1}, "to": _PREVIOUS}), True, "1 deployment, rolling"),
     _spec("delete_pod", "kubernetes", S,
           "Delete ONE crash-looping pod (CrashLoopBackOff or restarts above threshold); its controller recreates it.",
-          _schema({"pod": _NAME, "restart_threshold": {"type": "integer", "minimum": 1}}), False, "1 pod"),
-    _spec("cordon_node", "kubernetes", C, "Mark one node unschedulable.",
-          _schema({"node": _NAME}, ("node",)), True, "1 node; running pods untouched"),
+          _schema({"pod": _NAME, "restart_threshold": {"type": "integer", "minimum": 1},
+                   "count": {"type": "integer", "minimum": 1, "maximum": 1}}), False, "1 pod"),
+    _spec("cordon_node", "kubernetes", C, "Mark one node unschedulable (node from params.node or target.extra.node).",
+          _schema({"node": _NAME}), True, "1 node; running pods untouched"),
     _spec("drain_node", "kubernetes", C, "Cordon one node and evict its pods through the eviction API (honours PDBs).",
-          _schema({"node": _NAME, "max_pods": {"type": "integer", "minimum": 1, "maximum": 200}}, ("node",)), False,
+          _schema({"node": _NAME, "max_pods": {"type": "integer", "minimum": 1, "maximum": 200},
+                   "grace_period_s": {"type": "integer", "minimum": 0, "maximum": 3600},
+                   "respect_pdb": {"const": True}}), False,
           "1 node; evictions refused by a PodDisruptionBudget stop the drain"),
     _spec("kill_batch_job", "kubernetes", S, "Suspend one runaway batch Job (spec.suspend=true); nothing is deleted.",
           _schema({"job": _NAME}), True, "1 job's pods"),
     _spec("asg_set_capacity", "aws", S, "Set an Auto Scaling group's desired capacity within its min/max, one <=2x step.",
           _schema(_ASG, anyOf=[{"required": ["factor"]}, {"required": ["desired"]}]), True, "1 ASG"),
-    _spec("ssm_run_command", "aws", S, "Run one catalogued script (disk_cleanup, log_rotate, service_restart) via SSM.",
-          _schema({"command": {"enum": sorted(SSM_CATALOGUE)}, "service": _SVC,
+    _spec("ssm_run_command", "aws", S, "Run catalogued scripts (disk_cleanup, log_rotate, service_restart) via SSM.",
+          _schema({"command": {"enum": sorted(SSM_CATALOGUE)},
+                   "commands": {"type": "array", "items": {"enum": sorted(SSM_CATALOGUE)}, "minItems": 1,
+                                "maxItems": len(SSM_CATALOGUE), "uniqueItems": True},
+                   "document": {"const": "AWS-RunShellScript"}, "service": _SVC,
                    "instance_ids": {"type": "array", "items": {"type": "string", "pattern": r"^i-[0-9a-f]{8,17}$"},
-                                    "minItems": 1, "maxItems": 5}}, ("command",)), False,
+                                    "minItems": 1, "maxItems": 5}},
+                  anyOf=[{"required": ["command"]}, {"required": ["commands"]}]), False,
           "the affected instances only (<= 5)"),
     _spec("rds_failover", "aws", C, "Aurora: failover_db_cluster to a replica.",
           _schema({"target_instance": _NAME}), False, "1 cluster; ~30 s of write unavailability"),
     _spec("rds_reboot_failover", "aws", C, "RDS Multi-AZ: reboot_db_instance(ForceFailover=True).",
           _schema({}), False, "1 instance; ~60 s of unavailability"),
     _spec("deregister_target", "aws", S, "Deregister ONE unhealthy target from an ELBv2 target group.",
-          _schema({"target_id": _NAME, "port": {"type": "integer", "minimum": 1, "maximum": 65535}}), True,
+          _schema({"target_id": _NAME, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                   "zone": {"type": "string", "pattern": r"^[a-z]{2}-[a-z]+-\d[a-z]$"}}), True,
           "1 target (only when unhealthy and others remain healthy)"),
     _spec("argocd_rollback", "argocd", S, "Argo CD: roll the application back to the previous history entry.",
-          _schema({"id": {"type": "integer", "minimum": 0}}), True, "1 application"),
+          _schema({"id": {"type": "integer", "minimum": 0}, "to": _PREVIOUS}), True, "1 application"),
     _spec("argocd_abort_rollout", "argocd", S, "Argo Rollouts: abort the rollout through Argo CD's resource action.",
           _schema({"rollout": _NAME}), True, "1 rollout; traffic back to the stable set"),
-    _spec("jenkins_rollback", "jenkins", S, "Trigger the configured Jenkins rollback job with the service and version.",
-          _schema({"version": {"type": "string", "pattern": r"^[A-Za-z0-9_.:+-]{1,128}$"}}), False, "1 service"),
+    _spec("jenkins_rollback", "jenkins", S, "Trigger an allowed Jenkins rollback job with the service and version.",
+          _schema({"version": {"type": "string", "pattern": r"^[A-Za-z0-9_.:+-]{1,128}$"},
+                   "job": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$"}}), False,
+          "1 service"),
     _spec("redis_unlink_pattern", "redis", S, "SCAN + UNLINK keys of one configured evictable pattern, bounded per run.",
           _schema({"pattern": {"type": "string", "minLength": 2, "maxLength": 200},
-                   "max_keys": {"type": "integer", "minimum": 1, "maximum": 100000}}, ("pattern",)), True,
+                   "max_keys": {"type": "integer", "minimum": 1, "maximum": 100000},
+                   "batch": {"type": "integer", "minimum": 1, "maximum": 10000}}, ("pattern",)), True,
           "keys of one non-critical pattern, at most max_keys"),
     _spec("redis_flushall", "redis", F, "FLUSHALL: forbidden unless targets.redis.allow_flushall (then caution).",
           _schema({}), True, "the whole Redis instance"),
     _spec("pg_cancel_query", "postgres", C, "pg_cancel_backend on runaway queries older than runaway_seconds.",
-          _schema({"pid": {"type": "integer", "minimum": 1}, "max_queries": {"type": "integer", "minimum": 1,
-                                                                             "maximum": 20}}), False,
-          "runaway queries only; protected users and our own backend excluded"),
+          _schema(_PG), False, "runaway queries only; protected users and our own backend excluded"),
     _spec("pg_terminate_query", "postgres", C, "pg_terminate_backend on runaway queries (after a cancel did not help).",
-          _schema({"pid": {"type": "integer", "minimum": 1}, "max_queries": {"type": "integer", "minimum": 1,
-                                                                             "maximum": 20}}), False,
-          "runaway backends only"),
+          _schema(_PG), False, "runaway backends only"),
     _spec("flag_toggle", "flags", C, "Switch one feature flag on or off through the flag service's HTTP API.",
-          _schema({"flag": _NAME, "enabled": {"type": "boolean"}}, ("flag", "enabled")), True, "1 flag"),
+          _schema({"flag": _NAME, "enabled": {"type": "boolean"}, "value": {"type": "boolean"}},
+                  anyOf=[{"required": ["enabled"]}, {"required": ["value"]}]), True, "1 flag"),
     _spec("config_revert", "flags", C, "Revert one config key to its previous version through the config HTTP API.",
-          _schema({"key": _NAME, "version": {"type": "string", "maxLength": 128}}, ("key",)), True, "1 config key"),
+          _schema({"key": _NAME, "version": {"type": "string", "maxLength": 128}, "to": _PREVIOUS}), True,
+          "1 config key"),
 )}
+
+
+def flag_enabled(params: Mapping[str, Any]) -> bool | None:
+    """The wanted state of a flag_toggle (``enabled``, or the runbooks' ``value``)."""
+    value = params.get("enabled", params.get("value"))
+    return value if isinstance(value, bool) else None
 
 
 def stricter(a: Safety | None, b: Safety | None) -> Safety:
@@ -173,6 +196,9 @@ def stricter(a: Safety | None, b: Safety | None) -> Safety:
 
 def _scale_class(factor: float | None, target: int | None, current: int | None, max_factor: float,
                  reasons: list[str]) -> Safety:
+    if factor is not None and not math.isfinite(factor):
+        reasons.append(f"scale factor {factor!r} is not a finite number")
+        return F
     if target is not None and target <= 0 or factor is not None and factor <= 0:
         reasons.append("scale to zero or below is forbidden")
         return F
@@ -240,16 +266,19 @@ def assess(request: ActionRequest, *, targets: Mapping[str, Any] | None = None,
         current = params.get("current", request.target.extra.get("current"))
         safety = _scale_class(params.get("factor"), params.get("desired"), current, max_scale_factor, reasons)
     elif name in ("drain_node", "cordon_node"):
-        node = params.get("node", "")
+        node = params.get("node") or request.target.extra.get("node") or ""
+        node = node if isinstance(node, str) else ""
         if not node or any(ch in node for ch in "*?,=") or node.lower() in ("all", "any", "nodes"):
             return SafetyAssessment(action=name, safety=F, reasons=(f"{name} of every node is forbidden",))
         reasons.append(f"one node {node}: caution")
     elif name == "ssm_run_command":
-        cmd = params.get("command")
-        if cmd == "service_restart" and not params.get("service"):
+        cmds = ssm_commands(params)
+        if "service_restart" in cmds and not params.get("service"):
             return SafetyAssessment(action=name, safety=F, reasons=("service_restart needs a service name",))
-        safety = SSM_SAFETY[cmd]
-        reasons.append(f"catalogued command {cmd}")
+        safety = S
+        for cmd in cmds:
+            safety = stricter(safety, SSM_SAFETY[cmd])
+        reasons.append(f"catalogued commands {', '.join(cmds)}")
     elif name == "redis_unlink_pattern":
         pattern = params["pattern"]
         if not pattern.strip("*?[]:") or pattern.lstrip("*") == "" or pattern in ("*", "**", "*:*"):
@@ -265,12 +294,20 @@ def assess(request: ActionRequest, *, targets: Mapping[str, Any] | None = None,
         else:
             return SafetyAssessment(action=name, safety=F, reasons=("FLUSHALL is forbidden (allow_flushall is off)",))
     elif name == "flag_toggle":
-        if params.get("enabled") is False and PROTECTED_FLAG.search(params.get("flag", "")):
+        if flag_enabled(params) is False and PROTECTED_FLAG.search(params.get("flag") or request.target.name or ""):
             return SafetyAssessment(action=name, safety=F,
                                     reasons=(f"switching off {params['flag']!r} would disable monitoring/alerts/auth",))
     if not reasons:
         reasons.append(f"{name} is {safety.value} in the registry")
     return SafetyAssessment(action=name, safety=safety, reasons=tuple(reasons))
+
+
+def ssm_commands(params: Mapping[str, Any]) -> list[str]:
+    """Catalogue entries a ssm_run_command request asks for (``command`` or the runbooks' ``commands`` list)."""
+    cmds = list(params.get("commands") or [])
+    if params.get("command") and params["command"] not in cmds:
+        cmds.insert(0, params["command"])
+    return cmds
 
 
 def safety_of(request: ActionRequest, *, targets: Mapping[str, Any] | None = None,
@@ -289,5 +326,5 @@ def enforce(request: ActionRequest, *, targets: Mapping[str, Any] | None = None,
     return result
 
 
-__all__ = ["ACTIONS", "ActionSpec", "SafetyAssessment", "SSM_CATALOGUE", "assess", "enforce", "safety_of",
-           "stricter"]
+__all__ = ["ACTIONS", "ActionSpec", "SafetyAssessment", "SSM_CATALOGUE", "assess", "enforce", "flag_enabled",
+           "safety_of", "ssm_commands", "stricter"]

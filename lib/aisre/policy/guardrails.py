@@ -187,7 +187,7 @@ class Guardrails:
         if mode is Mode.OFF:
             return Decision(verdict=Verdict.WATCH, reasons=("mode off: do nothing",), request=request, mode=mode)
         try:
-            verdict, reasons, safety = self._policy(incident, diagnosis, runbook, request, owner)
+            verdict, reasons, safety = self._policy(incident, diagnosis, runbook, request, owner, mode)
         except StateError as exc:          # leases / rate limit unreadable: a human decides
             verdict, reasons, safety = Verdict.ESCALATE, (f"state store unavailable: {exc}",), None
         severity = diagnosis.severity if diagnosis is not None else incident.severity
@@ -205,8 +205,7 @@ class Guardrails:
         return Decision(verdict=verdict, reasons=reasons, request=request, safety=safety, mode=mode)
 
     def _policy(self, incident: Incident, diagnosis: Diagnosis | None, runbook: Runbook | None,
-                request: ActionRequest | None, owner: str) -> tuple[Verdict, tuple[str, ...], Safety | None]:
-        mode = self.mode()
+                request: ActionRequest | None, owner: str, mode: Mode) -> tuple[Verdict, tuple[str, ...], Safety | None]:
         safety: Safety | None = None
         if request is not None:
             result = assess(request, targets=self.targets, max_scale_factor=self.safety.max_scale_factor)

@@ -11,7 +11,8 @@
 * ``deregister_target`` - ``name`` = target group ARN or name; deregisters ONE target that is unhealthy
   while at least one other target is healthy. Verify: the target is gone or draining.
 
-Clients are made with ``max_attempts=1``: botocore never repeats a mutation behind our back.
+Clients are made with ``total_max_attempts=1`` (botocore's ``max_attempts=1`` would still mean one retry):
+botocore never repeats a mutation behind our back.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any, Callable, Mapping
 from aisre.errors import (ExecutorError, ForbiddenAction, IntegrationError, NotFound, SourceDown, Timeout,
                           http_error)
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
-from aisre.policy.actions import SSM_CATALOGUE
+from aisre.policy.actions import SSM_CATALOGUE, ssm_commands
 from aisre.remediate.base import Plan
 
 def is_bad_target(health: Mapping[str, Any]) -> bool:
@@ -31,6 +32,8 @@ def is_bad_target(health: Mapping[str, Any]) -> bool:
     return th.get("State") == "unhealthy" or (th.get("State") == "unused" and th.get("Reason") == "Target.InvalidState")
 
 
+THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",
+             "RequestThrottled", "SlowDown"}
 TERMINAL_SSM = {"Success", "Failed", "Cancelled", "TimedOut", "Undeliverable", "Terminated", "InvalidPlatform",
                 "AccessDenied", "DeliveryTimedOut", "ExecutionTimedOut"}
 
@@ -87,7 +90,8 @@ class AwsExecutor:
             session = self._session or _session(self._keys[0], self._keys[1], self.region)
             self._clients[service] = session.client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url or None,
-                config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30))
+                config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                              read_timeout=30))
         return self._clients[service]
 
     def _call(self, service: str, operation: str, target: str = "", **kw: Any) -> Any:
@@ -103,6 +107,8 @@ class AwsExecutor:
             code = err.get("Code", "")
             if "NotFound" in code or code in ("InvalidInstanceId", "InvalidInstanceID.NotFound"):
                 status = 404
+            elif code in THROTTLED:
+                status = 429
             raise http_error(status, f"aws {service}.{operation} {target}: {code} {err.get('Message', '')}".strip(),
                              integration="aws", operation=f"{service}.{operation}", target=target) from None
         except (ConnectTimeoutError, ReadTimeoutError) as exc:
@@ -172,7 +178,12 @@ class AwsExecutor:
             raise ForbiddenAction(f"setting {name} to {wanted} instances is forbidden", reasons=["scale to zero"])
         step_cap = max(1, math.floor(current * self.max_scale_factor)) if current else 1
         target = max(lo, min(wanted, hi, step_cap), 1)
-        return Plan(request=request, steps=(f"set_desired_capacity {name} {current} -> {target} (HonorCooldown)",),
+        notes = ()
+        if p.get("exclude_zone"):
+            notes = (f"note: exclude_zone={p['exclude_zone']} is not applied - set_desired_capacity is group-wide; "
+                     "the group's AZ balancing places the new instances",)
+        return Plan(request=request, steps=(f"set_desired_capacity {name} {current} -> {target} (HonorCooldown)",
+                                            *notes),
                     blast_radius=f"1 ASG, {current} -> {target} instances (min {lo}, max {hi})",
                     facts={"current": current, "target": target, "requested": wanted, "min": lo, "max": hi})
 
@@ -219,14 +230,16 @@ class AwsExecutor:
 
     def _plan_ssm_run_command(self, request: ActionRequest) -> Plan:
         p = dict(request.params or {})
-        cmd = p.get("command")
-        if cmd not in SSM_CATALOGUE:
-            raise ForbiddenAction(f"SSM command {cmd!r} is not in the catalogue", reasons=["never free text"])
+        cmds = ssm_commands(p)
+        bad = [c for c in cmds if c not in SSM_CATALOGUE]
+        if not cmds or bad:
+            raise ForbiddenAction(f"SSM commands {bad or cmds!r} are not in the catalogue", reasons=["never free text"])
+        cmd = "+".join(cmds)
         ids = list(p.get("instance_ids") or request.target.extra.get("instance_ids") or [])
         if not ids or len(ids) > 5:
             raise ForbiddenAction("SSM needs 1-5 affected instance ids", reasons=[f"got {len(ids)}"])
         service = str(p.get("service") or "")
-        lines = [line.format(service=service) for line in SSM_CATALOGUE[cmd]]
+        lines = [line.format(service=service) for c in cmds for line in SSM_CATALOGUE[c]]
         return Plan(request=request, steps=(f"ssm send_command AWS-RunShellScript {cmd} on {', '.join(ids)}",
                                             *lines), blast_radius=f"{len(ids)} instances",
                     facts={"command": cmd, "lines": lines, "instance_ids": ids, "command_id": None})
@@ -372,12 +385,26 @@ class AwsExecutor:
     def _health(self, arn: str) -> list[dict[str, Any]]:
         return self._call("elbv2", "describe_target_health", arn, TargetGroupArn=arn)["TargetHealthDescriptions"]
 
+    def _zones(self, targets: list[Mapping[str, Any]]) -> dict[str, str]:
+        """Availability zone of each target (its own field for IP targets, the instance's placement otherwise)."""
+        out = {t["Id"]: t["AvailabilityZone"] for t in targets if t.get("AvailabilityZone") not in (None, "all")}
+        ids = [t["Id"] for t in targets if t["Id"].startswith("i-") and t["Id"] not in out]
+        if ids:
+            res = self._call("ec2", "describe_instances", ",".join(ids), InstanceIds=ids)
+            for r in res["Reservations"]:
+                for i in r["Instances"]:
+                    out[i["InstanceId"]] = i.get("Placement", {}).get("AvailabilityZone", "")
+        return out
+
     def _plan_deregister_target(self, request: ActionRequest) -> Plan:
         arn = self._tg_arn(request.target.name)
         p = dict(request.params or {})
         health = self._health(arn)
         unhealthy = [h for h in health if is_bad_target(h)
                      and (not p.get("target_id") or h["Target"]["Id"] == p["target_id"])]
+        if p.get("zone"):
+            zones = self._zones([h["Target"] for h in unhealthy])
+            unhealthy = [h for h in unhealthy if zones.get(h["Target"]["Id"]) == p["zone"]]
         pick = unhealthy[0]["Target"] if unhealthy else ({"Id": p["target_id"]} if p.get("target_id") else None)
         if pick is not None and p.get("port"):
             pick = {**pick, "Port": int(p["port"])}

@@ -21,7 +21,7 @@ import time
 from typing import Any, Callable, Mapping
 from urllib.parse import quote
 
-from aisre.errors import ExecutorError, SourceDown
+from aisre.errors import ExecutorError, PolicyDenied, SourceDown
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
 from aisre.remediate._http import call
 from aisre.remediate.base import Plan
@@ -39,7 +39,7 @@ def jenkins_from_config(config: Any, store: Any = None) -> "JenkinsExecutor | No
     if not c or not c.get("url"):
         return None
     return JenkinsExecutor(c["url"], c.get("user", ""), c.get("api_token", ""),
-                           rollback_job=c.get("rollback_job", "rollback"))
+                           rollback_job=c.get("rollback_job", "rollback"), allowed_jobs=tuple(c.get("allowed_jobs") or ()))
 
 
 class _Polling:
@@ -227,7 +227,7 @@ class JenkinsExecutor(_Polling):
     actions = ("jenkins_rollback",)
 
     def __init__(self, url: str, user: str = "", api_token: str = "", *, rollback_job: str = "rollback",
-                 session: Any = None, timeout_s: float = 15.0, verify_timeout_s: float = 1800.0,
+                 allowed_jobs: tuple[str, ...] = (), session: Any = None, timeout_s: float = 15.0, verify_timeout_s: float = 1800.0,
                  poll_interval_s: float = 15.0, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
         import requests
@@ -236,13 +236,23 @@ class JenkinsExecutor(_Polling):
                          sleep=sleep, clock=clock)
         self.url = url.rstrip("/")
         self.job = rollback_job
+        self.allowed_jobs = (rollback_job, *allowed_jobs)
         self.session = session or requests.Session()
         if user:
             self.session.auth = (user, api_token)
 
-    @property
-    def job_path(self) -> str:
-        return "".join(f"/job/{quote(part, safe='')}" for part in self.job.strip("/").split("/"))
+    @staticmethod
+    def _path(job: str) -> str:
+        return "".join(f"/job/{quote(part, safe='')}" for part in job.strip("/").split("/"))
+
+    def _job(self, request: ActionRequest) -> str:
+        """The job to run: ``params.job`` only when it is the configured rollback job or in allowed_jobs."""
+        job = str((request.params or {}).get("job") or self.job)
+        if job not in self.allowed_jobs:
+            raise PolicyDenied(f"Jenkins job {job!r} is not an allowed rollback job",
+                               reasons=[f"allowed: {', '.join(self.allowed_jobs)} (targets.jenkins.rollback_job, "
+                                        "allowed_jobs)"])
+        return job
 
     def _api(self, method: str, url: str, operation: str, **kw: Any) -> Any:
         full = url if url.startswith("http") else f"{self.url}{url}"
@@ -252,22 +262,26 @@ class JenkinsExecutor(_Polling):
     def plan(self, request: ActionRequest) -> Plan:
         if request.action != "jenkins_rollback":
             raise ExecutorError(f"jenkins executor does not implement {request.action}", step="plan")
-        job = self._api("GET", f"{self.job_path}/api/json", "get job")
+        name = self._job(request)
+        job_path = self._path(name)
+        job = self._api("GET", f"{job_path}/api/json", "get job")
         params = {"SERVICE": request.service or request.target.name, "INCIDENT": request.incident_id}
         if (request.params or {}).get("version"):
             params["VERSION"] = str(request.params["version"])
-        return Plan(request=request, steps=(f"POST {self.job_path}/buildWithParameters {params}",),
-                    blast_radius=f"1 service ({params['SERVICE']}) redeployed by job {self.job}",
-                    facts={"params": params, "next_build": job.get("nextBuildNumber"), "queue_url": None})
+        return Plan(request=request, steps=(f"POST {job_path}/buildWithParameters {params}",),
+                    blast_radius=f"1 service ({params['SERVICE']}) redeployed by job {name}",
+                    facts={"job": name, "job_path": job_path, "params": params,
+                           "next_build": job.get("nextBuildNumber"), "queue_url": None})
 
     def precheck(self, plan: Plan) -> Check:
-        job = self._api("GET", f"{self.job_path}/api/json", "get job")
+        name = plan.facts["job"]
+        job = self._api("GET", f"{plan.facts['job_path']}/api/json", "get job")
         observed = {"buildable": job.get("buildable"), "in_queue": job.get("inQueue")}
         if job.get("buildable") is False:
-            return Check(ok=False, detail=f"job {self.job} is disabled", observed=observed)
+            return Check(ok=False, detail=f"job {name} is disabled", observed=observed)
         if job.get("inQueue"):
-            return Check(ok=False, detail=f"job {self.job} already queued", observed=observed)
-        return Check(ok=True, detail=f"job {self.job} buildable", observed=observed)
+            return Check(ok=False, detail=f"job {name} already queued", observed=observed)
+        return Check(ok=True, detail=f"job {name} buildable", observed=observed)
 
     def _crumb(self) -> dict[str, str]:
         from aisre.errors import NotFound
@@ -279,14 +293,15 @@ class JenkinsExecutor(_Polling):
         return {c["crumbRequestField"]: c["crumb"]}
 
     def execute(self, plan: Plan, *, dry_run: bool = False) -> ActionResult:
+        name = plan.facts["job"]
         if dry_run:
-            return self._result(plan, "jenkins", f"would trigger {self.job} with {plan.facts['params']}", True)
-        resp = self._api("POST", f"{self.job_path}/buildWithParameters", "trigger rollback",
+            return self._result(plan, "jenkins", f"would trigger {name} with {plan.facts['params']}", True)
+        resp = self._api("POST", f"{plan.facts['job_path']}/buildWithParameters", "trigger rollback",
                          headers=self._crumb(), data=plan.facts["params"], expect_json=False)
         queue_url = resp.headers.get("Location", "")
         plan.facts["queue_url"] = queue_url             # verify follows it
-        return self._result(plan, "jenkins", f"triggered {self.job} for {plan.facts['params']['SERVICE']}", False,
-                            queue_url=queue_url)
+        return self._result(plan, "jenkins", f"triggered {name} for {plan.facts['params']['SERVICE']}", False,
+                            queue_url=queue_url, job=name)
 
     def verify(self, plan: Plan) -> Check:
         queue_url = plan.facts.get("queue_url")
@@ -311,7 +326,7 @@ class JenkinsExecutor(_Polling):
                 return False, f"build #{build.get('number')} {build.get('result')}", {**observed, "final": True}
             return True, f"build #{build.get('number')} SUCCESS", observed
 
-        return self._wait(f"jenkins {self.job}", probe)
+        return self._wait(f"jenkins {plan.facts['job']}", probe)
 
 
 __all__ = ["ArgoCDExecutor", "JenkinsExecutor", "argocd_from_config", "jenkins_from_config"]

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from aisre.errors import ExecutorError
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
+from aisre.policy.actions import flag_enabled
 from aisre.remediate._http import call
 from aisre.remediate.base import Plan
 
@@ -54,9 +55,11 @@ class FlagsExecutor:
         if request.action == "flag_toggle":
             flag = str(p.get("flag") or request.target.name)
             cur = self._api("GET", f"/flags/{quote(flag, safe='')}", "get flag", flag)
-            return Plan(request=request, steps=(f"PATCH /flags/{flag} enabled={bool(p['enabled'])}",),
-                        blast_radius=f"1 flag ({flag})",
-                        facts={"flag": flag, "enabled": bool(p["enabled"]), "was": cur.get("enabled")})
+            wanted = flag_enabled(p)
+            if wanted is None:
+                raise ExecutorError("flag_toggle needs enabled (or value) true/false", step="plan")
+            return Plan(request=request, steps=(f"PATCH /flags/{flag} enabled={wanted}",),
+                        blast_radius=f"1 flag ({flag})", facts={"flag": flag, "enabled": wanted, "was": cur.get("enabled")})
         if request.action == "config_revert":
             key = str(p.get("key") or request.target.name)
             cur = self._api("GET", f"/configs/{quote(key, safe='')}", "get config", key)

@@ -23,6 +23,7 @@ Dry runs go to the API server with ``dryRun=All`` (validated, persisted nowhere)
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 import time
@@ -253,6 +254,11 @@ class KubernetesExecutor:
     def plan(self, request: ActionRequest) -> Plan:
         if request.action not in self.actions:
             raise ExecutorError(f"kubernetes executor does not implement {request.action}", step="plan")
+        p = request.params or {}
+        if p.get("namespace") or p.get("name"):      # a runbook naming its workload (e.g. kube-system/coredns)
+            target = dataclasses.replace(request.target, namespace=p.get("namespace") or request.target.namespace,
+                                         name=p.get("name") or request.target.name)
+            request = dataclasses.replace(request, target=target)
         return getattr(self, f"_plan_{request.action}")(request)
 
     def precheck(self, plan: Plan) -> Check:
@@ -646,8 +652,12 @@ class KubernetesExecutor:
         kw = {"dry_run": "All"} if dry_run else {}
         for ref in plan.facts["pods"]:
             ns, name = ref.split("/", 1)
-            body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=ns),
-                                     delete_options=client.V1DeleteOptions(dry_run=["All"]) if dry_run else None)
+            grace = (plan.request.params or {}).get("grace_period_s")
+            options = None
+            if dry_run or grace is not None:
+                options = client.V1DeleteOptions(dry_run=["All"] if dry_run else None,
+                                                 grace_period_seconds=int(grace) if grace is not None else None)
+            body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=ns), delete_options=options)
             try:
                 self._call("evict", f"pod/{ref}", self.core.create_namespaced_pod_eviction, name, ns, body, **kw)
             except RateLimited as exc:

@@ -38,6 +38,11 @@ class RedisExecutor:
         self.max_keys = int(max_keys)
         self.scan_count = int(scan_count)
         self.batch = int(batch)
+        self.batch_max = 10_000
+
+    def policy_targets(self) -> dict[str, Any]:
+        """This executor's configuration as the registry reads it (``targets.redis``), for run_action."""
+        return {"redis": {"evictable_patterns": list(self.evictable_patterns), "allow_flushall": self.allow_flushall}}
 
     def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """Call the client once (materialising iterators) and map redis errors into the aisre tree."""
@@ -111,8 +116,9 @@ class RedisExecutor:
             return self._result(plan, ActionStatus.DRY_RUN, f"dry run: would UNLINK {len(keys)} keys matching "
                                                             f"{pattern}", would_unlink=len(keys))
         removed = 0
-        for i in range(0, len(keys), self.batch):
-            removed += int(self._call("unlink", self.client.unlink, *keys[i:i + self.batch]) or 0)
+        batch = min(int((plan.request.params or {}).get("batch") or self.batch), self.batch_max)
+        for i in range(0, len(keys), batch):
+            removed += int(self._call("unlink", self.client.unlink, *keys[i:i + batch]) or 0)
         return self._result(plan, ActionStatus.SUCCEEDED, f"unlinked {removed} keys matching {pattern}",
                             unlinked=removed, pattern=pattern, capped=len(keys) >= limit)
 

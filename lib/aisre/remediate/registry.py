@@ -96,8 +96,10 @@ def _run(executor: Executor, request: ActionRequest, dry_run: bool, started: flo
          guardrails: Any, targets: Mapping[str, Any] | None, max_scale_factor: float) -> ActionResult:
     try:
         if guardrails is not None:
-            targets = targets if targets is not None else getattr(guardrails, "targets", None)
+            targets = targets if targets is not None else (getattr(guardrails, "targets", None) or None)
             max_scale_factor = guardrails.safety.max_scale_factor
+        if targets is None and callable(getattr(executor, "policy_targets", None)):
+            targets = executor.policy_targets()      # e.g. the Redis executor's evictable patterns
         enforce(request, targets=targets, max_scale_factor=max_scale_factor)
         if guardrails is not None and not dry_run:
             guardrails.check(request)

@@ -118,3 +118,68 @@ def test_docs_table_lists_every_action():
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` |")), None)
         assert row is not None, name
         assert f"| {spec.target_kind} |" in row and spec.safety.value in row, name
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=300),
+                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=20), kids, max_size=4),
+                     max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(action=st.one_of(st.sampled_from(sorted(ACTIONS)), st.text(max_size=60)),
+       kind=st.sampled_from(["kubernetes", "aws", "argocd", "jenkins", "redis", "postgres", "flags", "sim", "x"]),
+       params=st.dictionaries(st.text(max_size=20), _json, max_size=5))
+def test_assess_never_raises_and_unknown_is_forbidden(action, kind, params):
+    a = assess(req(action, params, kind=kind), targets=REDIS)
+    assert a.reasons
+    if action not in ACTIONS:
+        assert a.safety is Safety.FORBIDDEN
+
+
+@pytest.mark.parametrize("factor", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_scale_is_forbidden(factor):
+    assert safety_of(req("scale_deployment", {"factor": factor})) is Safety.FORBIDDEN
+
+
+# The parameter vocabulary of the knowledge base's runbooks (knowledge/runbooks/*.yaml) as written.
+RUNBOOK_VOCABULARY = [
+    ("deregister_target", {"zone": "us-east-1a"}, Safety.SAFE),
+    ("asg_set_capacity", {"factor": 1.5, "exclude_zone": "us-east-1a"}, Safety.SAFE),
+    ("rollback_deployment", {"to": "previous"}, Safety.SAFE),
+    ("argocd_rollback", {"to": "previous"}, Safety.SAFE),
+    ("jenkins_rollback", {"job": "deploy-rollback"}, Safety.SAFE),
+    ("redis_unlink_pattern", {"pattern": "cache:sessions:*", "batch": 1000}, Safety.SAFE),
+    ("config_revert", {"to": "previous"}, Safety.CAUTION),
+    ("delete_pod", {"count": 1}, Safety.SAFE),
+    ("pg_terminate_query", {"state": "idle in transaction", "older_than_s": 300}, Safety.CAUTION),
+    ("restart_deployment", {"strategy": "rolling"}, Safety.SAFE),
+    ("restart_deployment", {"namespace": "kube-system", "name": "coredns"}, Safety.SAFE),
+    ("pg_cancel_query", {"min_age_s": 300}, Safety.CAUTION),
+    ("pg_cancel_query", {"target_role": "replica", "min_age_s": 300}, Safety.CAUTION),
+    ("ssm_run_command", {"document": "AWS-RunShellScript", "commands": ["log_rotate", "disk_cleanup"]}, Safety.CAUTION),
+    ("ssm_run_command", {"document": "AWS-RunShellScript", "commands": ["log_rotate"]}, Safety.SAFE),
+    ("flag_toggle", {"flag": "checkout-v2", "value": False}, Safety.CAUTION),
+    ("drain_node", {"node": "ip-10-0-1-7", "grace_period_s": 120, "respect_pdb": True}, Safety.CAUTION),
+    # what stays forbidden
+    ("flag_toggle", {"flag": "{{ flag }}", "value": False}, Safety.FORBIDDEN),          # unresolved template
+    ("drain_node", {"grace_period_s": 120, "respect_pdb": True}, Safety.FORBIDDEN),     # which node?
+    ("drain_node", {"node": "n1", "respect_pdb": False}, Safety.FORBIDDEN),             # PDBs are not optional
+    ("delete_pod", {"count": 5}, Safety.FORBIDDEN),
+    ("ssm_run_command", {"document": "AWS-RunPowerShellScript", "commands": ["log_rotate"]}, Safety.FORBIDDEN),
+    ("ssm_run_command", {"commands": ["log_rotate", "reboot"]}, Safety.FORBIDDEN),
+    ("rollback_deployment", {"to": "v1.2.3"}, Safety.FORBIDDEN),
+    ("pg_cancel_query", {"min_age_s": 1}, Safety.FORBIDDEN),                             # below the 10 s floor
+    ("jenkins_rollback", {"job": "../../script"}, Safety.FORBIDDEN),
+]
+
+
+@pytest.mark.parametrize("action,params,expected", RUNBOOK_VOCABULARY)
+def test_runbook_parameter_vocabulary(action, params, expected):
+    assert safety_of(req(action, params), targets=REDIS) is expected
+
+
+def test_cordon_node_may_take_its_node_from_the_target():
+    assert safety_of(req("cordon_node", {}, node="ip-10-0-1-7")) is Safety.CAUTION
+    assert safety_of(req("cordon_node", {})) is Safety.FORBIDDEN

@@ -213,3 +213,95 @@ def test_unreachable_endpoint_is_a_typed_failure(monkeypatch):
     ex = AwsExecutor(region=REGION, endpoint_url=f"http://127.0.0.1:{closed_port()}")
     r = run_action(ex, req("asg_set_capacity", "web", factor=2))
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error
+
+
+def test_clients_never_retry_and_throttling_is_rate_limited(ex):
+    from botocore.stub import Stubber
+
+    client = ex.client("autoscaling")
+    assert client.meta.config.retries["total_max_attempts"] == 1          # no retry at all
+    with Stubber(client) as stub:
+        stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [{
+            "AutoScalingGroupName": "web", "MinSize": 1, "MaxSize": 10, "DesiredCapacity": 2,
+            "DefaultCooldown": 300, "AvailabilityZones": ["us-east-1a"], "HealthCheckType": "EC2",
+            "CreatedTime": "2026-11-28T00:00:00Z", "Instances": []}]}, {"AutoScalingGroupNames": ["web"]})
+        stub.add_client_error("describe_auto_scaling_groups", service_error_code="Throttling",
+                              service_message="Rate exceeded", http_status_code=400)
+        r = run_action(ex, req("asg_set_capacity", "web", factor=2))
+    assert r.status is ActionStatus.FAILED and "RateLimited" in r.error and "Throttling" in r.error
+
+
+DESCRIBE_PG = """<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">
+<DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>pg</DBInstanceIdentifier>
+<DBInstanceStatus>available</DBInstanceStatus><MultiAZ>true</MultiAZ><AvailabilityZone>us-east-1a</AvailabilityZone>
+</DBInstance></DBInstances></DescribeDBInstancesResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata>
+</DescribeDBInstancesResponse>"""
+ERROR_500 = """<ErrorResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><Error><Type>Receiver</Type>
+<Code>InternalFailure</Code><Message>boom</Message></Error><RequestId>r2</RequestId></ErrorResponse>"""
+
+
+def test_a_failed_aws_mutation_is_sent_exactly_once(monkeypatch):
+    """A loopback RDS endpoint answers 500 (retryable for botocore) to the reboot: it must arrive once."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            action = parse_qs(body)["Action"][0]
+            seen.append(action)
+            status, text = (200, DESCRIBE_PG) if action == "DescribeDBInstances" else (500, ERROR_500)
+            data = text.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        ex = AwsExecutor(region=REGION, endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+                         access_key_id="k", secret_access_key="s")
+        r = run_action(ex, req("rds_reboot_failover", "pg"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.status is ActionStatus.FAILED and "SourceDown" in r.error and "InternalFailure" in r.error
+    assert seen.count("RebootDBInstance") == 1
+
+
+def test_ssm_runbook_commands_list_runs_each_catalogue_entry(ex):
+    ids = instances(1)
+    wire = sent(ex)
+    r = run_action(ex, req("ssm_run_command", "checkout", document="AWS-RunShellScript",
+                           commands=["log_rotate", "disk_cleanup"], instance_ids=ids))
+    assert r.status is ActionStatus.SUCCEEDED, r
+    lines = wire[0]["Parameters"]["commands"]
+    assert lines[0] == "logrotate --force /etc/logrotate.conf" and lines[1].startswith("journalctl --vacuum-size")
+    assert len(lines) == 4
+
+
+def test_deregister_only_in_the_named_zone(ex):
+    elb, tg, ids = target_group(n=3, stop=0)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    zone = ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0]["Placement"][
+        "AvailabilityZone"]
+    ec2.stop_instances(InstanceIds=[ids[0]])
+    r = run_action(ex, req("deregister_target", "web-tg", zone="eu-west-9z" if zone != "eu-west-9z" else "us-east-1f"))
+    assert r.status is ActionStatus.SKIPPED and registered(elb, tg) == sorted(ids)       # no bad target there
+    r = run_action(ex, req("deregister_target", "web-tg", zone=zone))
+    assert r.status is ActionStatus.SUCCEEDED and ids[0] not in registered(elb, tg)
+
+
+def test_asg_exclude_zone_is_reported_not_silently_dropped(ex):
+    make_asg(desired=2)
+    r = run_action(ex, req("asg_set_capacity", "web", factor=1.5, exclude_zone="us-east-1a"), dry_run=True)
+    assert r.status is ActionStatus.DRY_RUN and any("exclude_zone" in s for s in r.evidence["steps"])

@@ -198,3 +198,20 @@ def test_jenkins_500_on_trigger(jenkins):
     r = run_action(jenkins_ex(), req("jenkins_rollback", "jenkins"))
     assert r.status is ActionStatus.FAILED and "SourceDown" in r.error
     assert len([c for c in jenkins.calls if c.request.method == "POST"]) == 1
+
+
+def test_jenkins_job_from_the_runbook_must_be_allowed(jenkins):
+    jenkins.add("GET", f"{JENKINS}/job/deploy-rollback/api/json", json={"buildable": True, "inQueue": False})
+    jenkins.add("POST", f"{JENKINS}/job/deploy-rollback/buildWithParameters", status=201,
+                headers={"Location": f"{JENKINS}/queue/item/7/"})
+    jenkins.add("GET", f"{JENKINS}/job/deploy/job/rollback/42/api/json",
+                json={"number": 42, "building": False, "result": "SUCCESS"})
+    r = run_action(jenkins_ex(), req("jenkins_rollback", "jenkins", job="deploy-rollback"))
+    assert r.status is ActionStatus.DENIED and "not an allowed" in r.error
+    assert not [c for c in jenkins.calls if c.request.method == "POST"]
+    ex = JenkinsExecutor(JENKINS, "bot", "api-tok", rollback_job="deploy/rollback", allowed_jobs=("deploy-rollback",),
+                         sleep=lambda s: None, poll_interval_s=0, verify_timeout_s=1)
+    r = run_action(ex, req("jenkins_rollback", "jenkins", job="deploy-rollback"))
+    assert r.status is ActionStatus.SUCCEEDED, r
+    assert [c.request.url for c in jenkins.calls if c.request.method == "POST"] == \
+        [f"{JENKINS}/job/deploy-rollback/buildWithParameters"]

@@ -88,3 +88,15 @@ def test_garbage_answer_is_source_down():
         rsps.add("GET", f"{URL}/flags/new-checkout", body="<html>gateway</html>")
         r = run_action(FlagsExecutor(URL), req("flag_toggle", flag="new-checkout", enabled=False))
     assert r.status is ActionStatus.FAILED and "not JSON" in r.error
+
+
+def test_runbook_value_alias(fake):
+    r = run_action(FlagsExecutor(URL, "ff-token"), req("flag_toggle", flag="new-checkout", value=False))
+    assert r.status is ActionStatus.SUCCEEDED and fake.writes == [("PATCH", {"enabled": False})]
+
+
+def test_config_revert_key_from_the_target(fake):
+    r = run_action(FlagsExecutor(URL, "ff-token"), ActionRequest(
+        action="config_revert", service="checkout", params={"to": "previous"},
+        target=Target(kind="flags", name="checkout.timeouts")))
+    assert r.status is ActionStatus.SUCCEEDED and fake.config["version"] == "v2"

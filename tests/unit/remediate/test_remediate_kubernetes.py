@@ -321,3 +321,63 @@ def test_build_kube_client_without_cluster_is_a_config_error(monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ConfigError):
         build_kube_client({})
+
+
+def test_garbage_from_the_api_server_is_a_typed_failure(fake_kube, executor):
+    fake_kube.put(DEP, {"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": "lots"}})
+    r = run_action(executor(), req())
+    assert r.status is ActionStatus.FAILED and r.detail == "failed at plan"
+    assert "SourceDown" in r.error
+    assert not fake_kube.calls_to("PATCH")
+
+
+def test_build_kube_client_from_kubeconfig(fake_kube, tmp_path):
+    from kubernetes import client
+
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(f"""
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster: {{server: "{fake_kube.url}"}}
+users:
+- name: bot
+  user: {{token: kc-token}}
+contexts:
+- name: fake-ctx
+  context: {{cluster: fake, user: bot}}
+current-context: fake-ctx
+""")
+    fake_kube.add_deployment("web", "prod")
+    api = build_kube_client({"kubeconfig": str(cfg), "context": "fake-ctx"})
+    assert client.AppsV1Api(api).read_namespaced_deployment("web", "prod").spec.replicas == 3
+    assert fake_kube.calls[-1].path == DEP
+
+
+def test_runbook_names_its_workload_in_a_protected_namespace(fake_kube, executor):
+    fake_kube.add_deployment("coredns", "kube-system", replicas=2)
+    request = req(params={"namespace": "kube-system", "name": "coredns"})
+    r = run_action(executor(), request)
+    assert r.status is ActionStatus.DENIED and "protected" in r.error and not fake_kube.calls_to("PATCH")
+    r = run_action(executor(allowed_namespaces=("prod", "kube-system")), request)
+    assert r.status is ActionStatus.SUCCEEDED, r
+    assert fake_kube.calls_to("PATCH")[0].path == "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
+
+
+def test_drain_passes_the_grace_period_to_each_eviction(fake_kube, executor):
+    for n in ("node-0", "node-1"):
+        fake_kube.add_node(n)
+    fake_kube.add_pod("a", "prod", {"app": "a"}, node="node-1")
+    r = run_action(executor(), req("drain_node", params={"node": "node-1", "grace_period_s": 120,
+                                                         "respect_pdb": True}))
+    assert r.status is ActionStatus.SUCCEEDED, r
+    body = fake_kube.calls_to("POST", "/eviction")[0].body
+    assert body["deleteOptions"]["gracePeriodSeconds"] == 120 and body["metadata"]["name"] == "a"
+
+
+def test_cordon_takes_the_node_from_the_target(fake_kube, executor):
+    fake_kube.add_node("node-0")
+    fake_kube.add_node("node-1")
+    r = run_action(executor(), req("cordon_node", node="node-1"))
+    assert r.status is ActionStatus.SUCCEEDED and fake_kube.get("/api/v1/nodes/node-1")["spec"]["unschedulable"]
