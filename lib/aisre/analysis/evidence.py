@@ -1,0 +1,144 @@
+"""Facts the analysts reason over, computed from an incident (no I/O, no model).
+
+* :func:`signal_line` renders a signal from its *numbers and names* only (never its free-text
+  summary, which may carry hostile text): ``error_rate on checkout: 0.12 vs expected 0.01 ...``.
+* :func:`evaluate_precondition` checks a runbook precondition against the evidence; it returns
+  True / False, or None when the evidence does not say (the remediation precheck re-verifies).
+* :func:`deploys_near_onset` finds deploys shortly before the onset (bad-deploy evidence).
+"""
+from __future__ import annotations
+
+import operator
+import re
+from typing import Iterable, Sequence
+
+from aisre.models import AnomalyClass, Change, Incident, Signal, iso
+
+USER_FACING = re.compile(r"error|5xx|fail|latency|p9\d|p50|duration|availability|success|apdex|uptime|timeout",
+                         re.IGNORECASE)
+_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "==": operator.eq,
+        "!=": operator.ne}
+_NUMERIC = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+)\s*(%|ms|s|x)?\s*$")
+_DEPLOY = re.compile(r"^\s*(recent_deploy|recent_change|deploy_within)(?:[\s:(]+(\d+)\s*m?\)?)?\s*$")
+_SIGNATURE = re.compile(r"^\s*signature\s*(?:==|:|=)?\s*([\w.:-]+)\s*$", re.IGNORECASE)
+_PRESENT = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s+(rising|high|spike|increasing|present|firing|low|falling|dropping)\s*$")
+
+
+def active_signals(incident: Incident) -> tuple[Signal, ...]:
+    return tuple(s for s in incident.signals if not s.resolved)
+
+
+def onset(incident: Incident) -> float:
+    times = [s.onset_ts or s.ts for s in incident.signals if (s.onset_ts or s.ts)]
+    return min(times) if times else incident.opened_at
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "?"
+    return f"{v:.4g}"
+
+
+def metric_name(s: Signal) -> str:
+    return s.labels.get("metric") or s.name
+
+
+def signal_line(s: Signal) -> str:
+    """One evidence line from a signal's names and numbers (not its untrusted summary)."""
+    parts = [f"{s.source}:{metric_name(s)} on {s.service}"]
+    if s.value is not None:
+        val = f"{_fmt(s.value)}"
+        if s.expected is not None:
+            val += f" vs expected {_fmt(s.expected)}"
+        if s.lower is not None or s.upper is not None:
+            val += f" (band {_fmt(s.lower)}-{_fmt(s.upper)})"
+        parts.append(val)
+    if s.score is not None:
+        parts.append(f"score {s.score:.2f}")
+    if s.anomaly_class is not None:
+        parts.append(str(s.anomaly_class))
+    if s.signature:
+        parts.append(f"signature {s.signature}")
+    if s.exhaustion_ts:
+        parts.append(f"exhaustion forecast {iso(s.exhaustion_ts)}")
+    parts.append(f"severity {s.severity}")
+    parts.append("recovered" if s.resolved else f"since {iso(s.onset_ts or s.ts)}")
+    return parts[0] + ": " + ", ".join(parts[1:])
+
+
+def is_user_facing(s: Signal) -> bool:
+    return s.kind in ("synthetic", "status") or bool(USER_FACING.search(metric_name(s)))
+
+
+def way_out(s: Signal, ratio: float = 3.0) -> bool:
+    """A user-facing signal far outside its normal range (ratio to expected, or twice the band)."""
+    if not is_user_facing(s) or s.value is None:
+        return s.kind == "synthetic" and s.severity.rank >= 2
+    if s.expected is not None and s.expected > 0 and s.value / s.expected >= ratio:
+        return True
+    if s.upper is not None and s.upper > 0 and s.value >= 2 * s.upper:
+        return True
+    name = metric_name(s).lower()
+    if ("availability" in name or "success" in name) and s.expected is not None and s.expected - s.value >= 0.05 * max(s.expected, 1e-9):
+        return True
+    return False
+
+
+def deploys_near_onset(incident: Incident, changes: Iterable[Change] = (), window_s: float = 1800.0) -> list[tuple[Change, float]]:
+    """Deploys (not rollbacks) that happened within ``window_s`` before the onset: ``(change, minutes before)``."""
+    t0 = onset(incident)
+    seen: set[str] = set()
+    out = []
+    for c in (*incident.changes, *changes):
+        if c.id in seen or c.kind not in ("deploy", "config", "feature_flag") or c.status not in ("succeeded", "success", ""):
+            continue
+        seen.add(c.id)
+        lead = t0 - c.ts
+        if -60 <= lead <= window_s:
+            out.append((c, max(lead, 0.0) / 60.0))
+    return sorted(out, key=lambda cm: cm[1])
+
+
+def metric_values(signals: Sequence[Signal], metric: str) -> list[float]:
+    m = metric.lower()
+    return [s.value for s in signals if s.value is not None
+            and (metric_name(s).lower() == m or s.name.lower() == m or metric_name(s).lower().endswith(m))]
+
+
+def evaluate_precondition(cond: str, incident: Incident, changes: Iterable[Change] = (),
+                          deploy_window_s: float = 1800.0) -> bool | None:
+    """True/False when the evidence decides ``cond``; None when it cannot (precheck re-verifies).
+
+    Grammar: ``<metric> <op> <number>[%|ms|s|x]``, ``recent_deploy [N m]``, ``signature <id>``,
+    ``<metric> rising|high|spike|present|...``.
+    """
+    signals = active_signals(incident) or incident.signals
+    m = _NUMERIC.match(cond)
+    if m:
+        metric, op, num = m.group(1), m.group(2), float(m.group(3))
+        values = metric_values(signals, metric)
+        if not values:
+            return None
+        fn = _OPS[op]
+        return any(fn(v, num) for v in values)
+    m = _DEPLOY.match(cond)
+    if m:
+        window = float(m.group(2)) * 60 if m.group(2) else deploy_window_s
+        return bool(deploys_near_onset(incident, changes, window))
+    m = _SIGNATURE.match(cond)
+    if m:
+        want = m.group(1).lower()
+        return any((s.signature or "").lower() == want or any(want in x.lower() for x in s.samples)
+                   for s in incident.signals)
+    m = _PRESENT.match(cond)
+    if m:
+        metric, word = m.group(1).lower(), m.group(2)
+        hit = [s for s in signals if metric_name(s).lower() == metric or s.name.lower() == metric]
+        if not hit:
+            return None
+        if word in ("low", "falling", "dropping"):
+            return any(s.value is not None and s.expected is not None and s.value < s.expected for s in hit) or None
+        if word in ("rising", "increasing"):
+            return any(s.anomaly_class in (AnomalyClass.TREND, AnomalyClass.SUSTAINED) for s in hit) or None
+        return True
+    return None
