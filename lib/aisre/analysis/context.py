@@ -120,7 +120,10 @@ def build_context(incident: Incident, *, retrieval: Retrieval, runbooks: Mapping
                   max_item_chars: int = 600, max_runbooks: int = 5) -> IncidentContext:
     """Gather, redact, fence and cap what an analyst may see about ``incident``."""
     red = redactor or Redactor()
-    r = red.redact
+
+    def r(value: str) -> str:
+        """Redact a bounded prefix (4x what can be shown) so hostile megabyte lines stay cheap."""
+        return red.redact(str(value)[: 4 * max_item_chars])
 
     signals = tuple(_cut(r(ev.signal_line(s)), max_item_chars) for s in incident.signals)
 
@@ -186,34 +189,51 @@ def build_context(incident: Incident, *, retrieval: Retrieval, runbooks: Mapping
 
 
 def _fit(ctx: IncidentContext, n_alerts: int) -> IncidentContext:
-    """Drop lower-priority items until the rendered context fits ``max_chars``."""
-    omitted: list[str] = []
-    while ctx.size() > ctx.max_chars:
-        if len(ctx.untrusted) > n_alerts:            # samples and templates go first (from the end)
-            ctx = dataclasses.replace(ctx, untrusted=ctx.untrusted[:-1])
-            omitted.append("log")
-        elif ctx.metrics:
-            ctx = dataclasses.replace(ctx, metrics=ctx.metrics[:-1])
-            omitted.append("metric window")
-        elif len(ctx.signals) > 3:
-            ctx = dataclasses.replace(ctx, signals=ctx.signals[:-1])
-            omitted.append("signal")
-        elif ctx.untrusted:
-            ctx = dataclasses.replace(ctx, untrusted=ctx.untrusted[:-1])
-            omitted.append("alert summary")
-        elif len(ctx.change_lines) > 3:
-            ctx = dataclasses.replace(ctx, change_lines=ctx.change_lines[:-1])
-            omitted.append("change")
-        elif len(ctx.runbooks) > 1:
-            ctx = dataclasses.replace(ctx, runbooks=ctx.runbooks[:-1])
-            omitted.append("runbook")
+    """Keep the most useful items that fit ``max_chars``.
+
+    Always kept: the first 3 signals and 3 changes, every retrieved runbook brief (at most
+    ``max_runbooks``). Then, while they fit, in this order: alert summaries, the other signals,
+    the other changes, metric windows, log templates and samples. Sizes are estimated per item
+    and checked with one final render (dropping from the end if the estimate was short).
+    """
+    if ctx.size() <= ctx.max_chars:
+        return ctx
+    alerts, logs = ctx.untrusted[:n_alerts], ctx.untrusted[n_alerts:]
+    keep = {"signals": list(ctx.signals[:3]), "change_lines": list(ctx.change_lines[:3]), "alerts": [],
+            "metrics": [], "logs": []}
+    base = dataclasses.replace(ctx, signals=tuple(keep["signals"]), change_lines=tuple(keep["change_lines"]),
+                               metrics=(), untrusted=(), omitted=("x" * 120,))
+    used = base.size()
+    omitted: dict[str, int] = {}
+    queue = [("alerts", "alert summary", b, len(b.fenced()) + 1) for b in alerts]
+    queue += [("signals", "signal", x, len(x) + 3) for x in ctx.signals[3:]]
+    queue += [("change_lines", "change", x, len(x) + 3) for x in ctx.change_lines[3:]]
+    queue += [("metrics", "metric window", x, len(x) + 3) for x in ctx.metrics]
+    queue += [("logs", "log", b, len(b.fenced()) + 1) for b in logs]
+    overhead = {"alerts": 80, "metrics": 20, "logs": 0, "signals": 0, "change_lines": 0}
+    started: set[str] = set()
+    for group, label, item, cost in queue:
+        extra = cost + (overhead[group] if group not in started else 0)
+        if used + extra <= ctx.max_chars:
+            keep[group].append(item)
+            started.add(group)
+            used += extra
         else:
-            break
-    if omitted:
-        counts = {k: omitted.count(k) for k in dict.fromkeys(omitted)}
-        ctx = dataclasses.replace(ctx, omitted=tuple(f"{n} {k}(s) left out to fit {ctx.max_chars} chars"
-                                                     for k, n in counts.items()))
-    return ctx
+            omitted[label] = omitted.get(label, 0) + 1
+
+    def build(k: dict) -> IncidentContext:
+        return dataclasses.replace(
+            ctx, signals=tuple(k["signals"]), change_lines=tuple(k["change_lines"]), metrics=tuple(k["metrics"]),
+            untrusted=tuple(k["alerts"] + k["logs"]),
+            omitted=tuple(f"{n} {what}(s) left out to fit {ctx.max_chars} chars" for what, n in omitted.items()))
+
+    out = build(keep)
+    for group, label in (("logs", "log"), ("metrics", "metric window"), ("alerts", "alert summary")):
+        while out.size() > ctx.max_chars and keep[group]:
+            keep[group].pop()
+            omitted[label] = omitted.get(label, 0) + 1
+            out = build(keep)
+    return out
 
 
 def render_plain(ctx: IncidentContext) -> str:
