@@ -22,6 +22,14 @@ for p in (str(ROOT / "lib"), str(TESTS)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+try:  # real StackStorm test classes when installed, else our interface-compatible shim
+    import st2tests.base  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(TESTS / "st2shim"))
+for _extra in (ROOT / "actions", ROOT / "sensors"):  # st2-run-pack-tests imports adapters by bare name
+    if str(_extra) not in sys.path:
+        sys.path.append(str(_extra))
+
 for _path in sorted((TESTS / "plugins").glob("*.py")):
     if _path.name.startswith("_"):
         continue

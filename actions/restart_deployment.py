@@ -1,0 +1,6 @@
+from lib.aisre_st2 import AisreAction
+
+
+class RestartDeployment(AisreAction):
+    def run(self, service, dry_run=False, user="chatops"):
+        return self.respond(self.chatops.order, "restart_deployment", service, user=user, dry_run=dry_run)

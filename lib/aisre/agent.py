@@ -1,0 +1,328 @@
+"""The standalone agent: the same steps the StackStorm workflow runs, in one loop.
+
+Used for drills against the simulated fleet, shadow mode against real monitoring (``aisre watch``),
+development and CI. Each :meth:`Agent.tick` polls the watchers, hands new signals to the pipeline
+(:mod:`aisre.steps`) and follows up on fixes that await verification.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from aisre import steps
+from aisre.config import Config
+from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
+                          Mode, RunbookAction, Signal, Verdict, iso)
+from aisre.state import MemoryStore, StateStore
+from aisre.watch import LogWatchRunner, MetricWatcher
+
+log = logging.getLogger(__name__)
+
+#: metrics whose forecast runs into a hard limit (percent of capacity)
+CAPACITY_METRICS = {"memory_pct": 100.0, "disk_pct": 100.0, "cpu_pct": 100.0, "cache_memory_pct": 100.0,
+                    "db_cpu_pct": 100.0}
+DIRECTIONS = {"uptime": "down", "request_rate": "both"}
+
+
+@dataclass
+class PendingFix:
+    incident_id: str
+    action: str
+    rb_action: RunbookAction | None
+    deadline: float
+    started: float
+
+
+@dataclass
+class TickReport:
+    now: float
+    signals: list[Signal] = field(default_factory=list)
+    decisions: list[tuple[str, Decision]] = field(default_factory=list)
+    actions: list[ActionResult] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+
+
+class Agent:
+    """One autonomous SRE. Every collaborator is injected; :func:`build_agent` wires the defaults."""
+
+    def __init__(self, *, config: Config, metric_sources: Mapping[str, Any], executors: Mapping[str, Any],
+                 notifiers: Sequence[Any], retriever: Any, analyst: Any, store: StateStore, audit: Any,
+                 clock: Callable[[], float] = time.time, log_sources: Mapping[str, Any] | None = None,
+                 correlator: Any = None, guardrails: Any = None, owner: str = "aisre-standalone",
+                 change_feed: Callable[[float], Iterable[Change]] | None = None,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        from aisre.correlate import Correlator
+        from aisre.policy import Guardrails
+
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.audit = audit
+        self.retriever = retriever
+        self.analyst = analyst
+        self.executors = dict(executors)
+        self.notifiers = list(notifiers)
+        self.owner = owner
+        self.change_feed = change_feed
+        self.on_event = on_event or (lambda kind, data: None)
+        self.metric_watch = MetricWatcher(config, metric_sources, store, clock=clock)
+        self.log_watch = LogWatchRunner(config, log_sources, store, clock=clock) if log_sources else None
+        deps = {s.name: tuple(s.depends_on) for s in config.services}
+        self.correlator = correlator or Correlator(store, clock=clock, window_s=900, dependencies=deps,
+                                                   environment=config.environment)
+        self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment)
+        self.pending: dict[str, PendingFix] = {}
+        self.watching: dict[str, float] = {}      # incident id -> last signal time (transient / cooling down)
+        self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
+        self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
+        self._seen_changes: set[str] = set()
+
+    # ------------------------------------------------------------------------------------ loop
+    def tick(self, now: float | None = None) -> TickReport:
+        now = self.clock() if now is None else now
+        report = TickReport(now=now)
+        if self.change_feed is not None:
+            for change in self.change_feed(now):
+                if change.id not in self._seen_changes:
+                    self._seen_changes.add(change.id)
+                    self.correlator.add_change(change)
+                    self.on_event("change", {"ts": change.ts, "service": change.service, "version": change.version})
+        self.metric_watch.poll_once(now)
+        self.metric_watch.drain_outbox(report.signals.append)
+        if self.log_watch is not None:
+            self.log_watch.poll_once(now)
+            self.log_watch.drain_outbox(report.signals.append)
+        for signal in report.signals:
+            self.handle_signal(signal, now, report)
+        self.follow_up(now, report)
+        return report
+
+    def read_latest(self, service: str, metric: str) -> float | None:
+        return self.metric_watch.latest_value(service, metric)
+
+    # ------------------------------------------------------------------------------------ pipeline
+    def handle_signal(self, signal: Signal, now: float, report: TickReport) -> Incident | None:
+        if self.guardrails.mode() is Mode.OFF:
+            return None
+        incident, is_new = self.correlator.ingest(signal)
+        self.incidents[incident.id] = incident
+        self.on_event("signal", {"ts": now, "incident": incident.id, "service": signal.service, "name": signal.name,
+                                 "class": signal.anomaly_class.value if signal.anomaly_class else signal.kind,
+                                 "summary": signal.summary})
+        if incident.id in self.pending:
+            return incident            # a fix is under way; verification decides what happens next
+        if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED):
+            return incident            # humans own it now (or it is closed); the correlator keeps the evidence
+        self.watching[incident.id] = now
+        return self.process(incident, now, report)
+
+    def process(self, incident: Incident, now: float, report: TickReport) -> Incident:
+        mode = self.guardrails.mode()
+        if mode is Mode.OFF:
+            return incident
+        diagnosis, retrieval, runbooks = steps.triage(incident, retriever=self.retriever, analyst=self.analyst)
+        incident = dataclasses.replace(incident, diagnosis=diagnosis)
+        incident = steps.add_timeline(incident, now, "diagnosed",
+                                      f"{diagnosis.classification.value}: {diagnosis.summary}",
+                                      runbook=diagnosis.runbook_id, confidence=round(diagnosis.confidence, 3),
+                                      analyst=diagnosis.analyst)
+        runbook = runbooks.get(diagnosis.runbook_id or "")
+        request = steps.build_request(incident, diagnosis, runbook, self.config)
+        decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit)
+        report.decisions.append((incident.id, decision))
+        incident = steps.add_timeline(incident, now, "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}",
+                                      mode=decision.mode.value)
+        self.on_event("decision", {"ts": now, "incident": incident.id, "verdict": decision.verdict.value,
+                                   "classification": diagnosis.classification.value, "runbook": diagnosis.runbook_id,
+                                   "action": request.action if request else None, "reasons": list(decision.reasons)})
+        verdict = decision.verdict
+        if verdict is Verdict.ACT and request is not None:
+            incident = self._act(incident, request, runbook.action(request.action) if runbook else None, now, report)
+        elif verdict in (Verdict.ESCALATE, Verdict.ASK):
+            incident = self._escalate(incident, now, report, ask=verdict is Verdict.ASK, request=request)
+        elif verdict is Verdict.RECORD:
+            self.ledger.append({"ts": now, "incident": incident.id, "service": incident.service,
+                                "would": request.action if request else "escalate",
+                                "classification": diagnosis.classification.value, "runbook": diagnosis.runbook_id,
+                                "reasons": list(decision.reasons)})
+        elif verdict is Verdict.RESOLVE:
+            incident = self._resolve(incident, now, report, "symptom gone")
+        self._save(incident)
+        return incident
+
+    def _act(self, incident: Incident, request: Any, rb_action: RunbookAction | None, now: float,
+             report: TickReport) -> Incident:
+        steps.notify(incident, "acting", f"Taking action: {request.action} on {request.service} "
+                     f"(runbook {request.runbook_id}). Reason: {request.reason}", notifiers=self.notifiers,
+                     audit=self.audit, environment=self.config.environment)
+        result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
+                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest)
+        report.actions.append(result)
+        incident = dataclasses.replace(incident, actions=incident.actions + (result,),
+                                       attempts=incident.attempts + (1 if result.status in
+                                                                     (ActionStatus.SUCCEEDED, ActionStatus.FAILED) else 0))
+        incident = steps.add_timeline(incident, now, "acted", f"{request.action}: {result.status.value} {result.detail or result.error}")
+        self.on_event("action", {"ts": now, "incident": incident.id, "action": request.action,
+                                 "service": request.service, "status": result.status.value,
+                                 "detail": result.detail or result.error})
+        if result.status is ActionStatus.SUCCEEDED:
+            self.pending[incident.id] = PendingFix(incident.id, request.action, rb_action,
+                                                   deadline=now + steps.verify_deadline_s(rb_action), started=now)
+            return dataclasses.replace(incident, status=IncidentStatus.MITIGATING)
+        if result.status is ActionStatus.SKIPPED and result.precheck is not None and not result.precheck.ok:
+            return incident             # the symptom went away before we acted: keep watching
+        if result.status is ActionStatus.SKIPPED:
+            return incident             # another node is acting
+        return self._escalate(incident, now, report, reason=f"{request.action} {result.status.value}: {result.error or result.detail}")
+
+    def _escalate(self, incident: Incident, now: float, report: TickReport, *, ask: bool = False,
+                  request: Any = None, reason: str = "") -> Incident:
+        text = reason or (f"Approval needed for {request.action} on {request.service}" if ask and request else
+                          "Escalating: the agent will not act on its own.")
+        incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL if ask else IncidentStatus.ESCALATED,
+                                       escalated_at=incident.escalated_at or now)
+        incident = steps.add_timeline(incident, now, "escalated", text)
+        steps.notify(incident, "approval" if ask else "escalated", text, notifiers=self.notifiers, audit=self.audit,
+                     environment=self.config.environment)
+        report.escalated.append(incident.id)
+        self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
+        self.pending.pop(incident.id, None)
+        return incident
+
+    def _resolve(self, incident: Incident, now: float, report: TickReport, how: str) -> Incident:
+        incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
+        incident = steps.add_timeline(incident, now, "resolved", how)
+        self.correlator.save(incident)
+        self.correlator.resolve(incident.id, how)
+        steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+                     environment=self.config.environment)
+        report.resolved.append(incident.id)
+        self.on_event("resolved", {"ts": now, "incident": incident.id, "service": incident.service, "how": how})
+        self.pending.pop(incident.id, None)
+        self.watching.pop(incident.id, None)
+        return incident
+
+    def _save(self, incident: Incident) -> None:
+        self.correlator.save(incident)
+        self.incidents[incident.id] = incident
+
+    # ------------------------------------------------------------------------------------ follow-up
+    def follow_up(self, now: float, report: TickReport) -> None:
+        """Verify fixes under way; retry or escalate when they did not work; close quiet transients."""
+        for inc_id, fix in list(self.pending.items()):
+            incident = self.correlator.get(inc_id) or self.incidents.get(inc_id)
+            if incident is None:
+                self.pending.pop(inc_id, None)
+                continue
+            check = steps.verify_symptom(fix.rb_action, incident.service, self.read_latest)
+            if check.ok and now - fix.started >= 60:
+                incident = steps.add_timeline(incident, now, "verified", check.detail)
+                self._resolve(incident, now, report, f"auto-remediated by {fix.action}; {check.detail}")
+                self.audit.append("verify", inc_id, {"ok": True, "detail": check.detail})
+            elif now >= fix.deadline:
+                self.audit.append("verify", inc_id, {"ok": False, "detail": check.detail})
+                incident = steps.add_timeline(incident, now, "verified", f"fix did not hold: {check.detail}")
+                self.pending.pop(inc_id, None)
+                incident = dataclasses.replace(incident, status=IncidentStatus.OPEN)
+                self._save(incident)
+                self.process(incident, now, report)   # guardrails escalate once attempts reach the limit
+        quiet_s = 600.0
+        for inc_id, last in list(self.watching.items()):
+            incident = self.incidents.get(inc_id)
+            if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
+                self.watching.pop(inc_id, None)
+                continue
+            last_signal = max((s.ts for s in incident.signals), default=last)
+            if now - last_signal >= quiet_s:
+                self._resolve(incident, now, report, "no recurrence for 10 minutes; closed without action")
+
+
+# ---------------------------------------------------------------------------------------- wiring
+
+
+def build_agent(config: Config, *, store: StateStore | None = None, clock: Callable[[], float] = time.time,
+                metric_sources: Mapping[str, Any] | None = None, log_sources: Mapping[str, Any] | None = None,
+                executors: Mapping[str, Any] | None = None, notifiers: Sequence[Any] | None = None,
+                retriever: Any = None, analyst: Any = None, audit_path: str | None = None, **kw: Any) -> Agent:
+    """Wire an :class:`Agent` from the config, with any collaborator overridable."""
+    from aisre.policy.audit import AuditLog
+
+    store = store if store is not None else MemoryStore(clock=clock)
+    if metric_sources is None:
+        from aisre.sources import build_metric_sources
+        metric_sources = build_metric_sources(config)
+    if log_sources is None:
+        try:
+            from aisre.sources import build_log_sources
+            log_sources = build_log_sources(config)
+        except ImportError:
+            log_sources = {}
+    if executors is None:
+        from aisre.remediate.registry import build_executors
+        executors = build_executors(config, store)
+    if notifiers is None:
+        from aisre.notify import build_notifiers
+        notifiers = build_notifiers(config, store)
+    if retriever is None:
+        from aisre.knowledge import build_retriever
+        retriever = build_retriever(config)
+    if analyst is None:
+        from aisre.analysis import build_analyst
+        analyst = build_analyst(config)
+    path = audit_path or config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
+    audit = AuditLog(path, clock=clock, environment=config.environment)
+    return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
+                 notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)
+
+
+def drill_config(fleet: Any, *, mode: str = "autonomous", environment: str = "drill") -> Config:
+    """A config describing a simulated fleet: every metric of every service, logs, targets of kind 'sim'."""
+    from aisre.config import load_config
+    scenario = fleet.scenario
+    services = []
+    for svc in scenario.services:
+        metrics = []
+        for m in fleet.metric_names(svc.name):
+            spec: dict[str, Any] = {"name": m, "query": f"{svc.name}:{m}", "source": "sim",
+                                    "direction": DIRECTIONS.get(m, "up")}
+            if m in CAPACITY_METRICS:
+                spec["capacity"] = CAPACITY_METRICS[m]
+            metrics.append(spec)
+        services.append({"name": svc.name, "depends_on": list(svc.depends_on), "metrics": metrics,
+                         "logs": {"source": "sim", "query": svc.name},
+                         "target": {"kind": "sim", "name": svc.name, "namespace": "sim"}})
+    step = int(getattr(scenario, "step_s", 60) or 60)
+    from aisre.policy.actions import ACTIONS
+    safe = sorted(n for n, spec in ACTIONS.items() if str(getattr(spec, "safety", "")) == "safe")
+    return load_config({
+        "environment": environment, "services": services,
+        "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
+        "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
+        "audit": {"path": ""},
+    })
+
+
+def build_drill_agent(fleet: Any, *, mode: str = "autonomous", audit_path: str | None = None,
+                      notifiers: Sequence[Any] = (), retriever: Any = None, analyst: Any = None,
+                      on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Agent:
+    """The standalone agent wired to a simulated fleet: the simulator is a source and a target like any other."""
+    from aisre.sim import SimExecutor, SimLogSource, SimMetricSource
+    from aisre.state import key
+
+    config = drill_config(fleet, mode=mode)
+    store = MemoryStore(clock=fleet.clock)
+    store.set(key("mode"), mode)
+    if audit_path is None:
+        fd, audit_path = tempfile.mkstemp(prefix="aisre-drill-audit-", suffix=".jsonl")
+        os.close(fd)
+    return build_agent(config, store=store, clock=fleet.clock,
+                       metric_sources={"sim": SimMetricSource(fleet)}, log_sources={"sim": SimLogSource(fleet)},
+                       executors={"sim": SimExecutor(fleet)}, notifiers=list(notifiers), retriever=retriever,
+                       analyst=analyst, audit_path=audit_path, change_feed=fleet.changes_until,
+                       on_event=on_event, owner="drill")

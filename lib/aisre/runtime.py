@@ -1,0 +1,395 @@
+"""The StackStorm-facing facade: one method per workflow step, all state in the datastore.
+
+Each st2 python action builds a :class:`Runtime` from the pack config and the action service's
+datastore (``DatastoreStore``), calls one method and returns its JSON-safe dict. Collaborators are
+built lazily, so a step only pays for what it uses (litellm and chromadb are slow to import).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from functools import cached_property
+from typing import Any, Callable, Mapping
+
+from aisre import steps
+from aisre.config import Config, load_config
+from aisre.errors import NotFound, ValidationError
+from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
+                          Verdict)
+from aisre.state import StateStore
+
+
+class Runtime:
+    def __init__(self, config: Config | Mapping[str, Any], store: StateStore, *, clock: Callable[[], float] = time.time,
+                 owner: str | None = None, overrides: Mapping[str, Any] | None = None) -> None:
+        self.config = config if isinstance(config, Config) else load_config(config)
+        self.store = store
+        self.clock = clock
+        self.owner = owner or os.environ.get("ST2_ACTION_EXECUTION_ID") or f"pid-{os.getpid()}"
+        self._overrides = dict(overrides or {})
+
+    # ------------------------------------------------------------------ collaborators (lazy)
+    def _get(self, name: str, factory: Callable[[], Any]) -> Any:
+        if name not in self._overrides:
+            self._overrides[name] = factory()
+        return self._overrides[name]
+
+    @property
+    def correlator(self) -> Any:
+        def make() -> Any:
+            from aisre.correlate import Correlator
+            deps = {s.name: tuple(s.depends_on) for s in self.config.services}
+            return Correlator(self.store, clock=self.clock, window_s=900, dependencies=deps,
+                              environment=self.config.environment)
+        return self._get("correlator", make)
+
+    @property
+    def guardrails(self) -> Any:
+        def make() -> Any:
+            from aisre.policy import Guardrails
+            return Guardrails(self.config.safety, self.store, clock=self.clock, environment=self.config.environment)
+        return self._get("guardrails", make)
+
+    @property
+    def audit(self) -> Any:
+        def make() -> Any:
+            from aisre.policy.audit import AuditLog
+            path = self.config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
+            return AuditLog(path, clock=self.clock, environment=self.config.environment)
+        return self._get("audit", make)
+
+    @property
+    def retriever(self) -> Any:
+        def make() -> Any:
+            from aisre.knowledge import build_retriever
+            return build_retriever(self.config)
+        return self._get("retriever", make)
+
+    @property
+    def analyst(self) -> Any:
+        def make() -> Any:
+            from aisre.analysis import build_analyst
+            return build_analyst(self.config)
+        return self._get("analyst", make)
+
+    @property
+    def executors(self) -> Mapping[str, Any]:
+        def make() -> Any:
+            from aisre.remediate.registry import build_executors
+            return build_executors(self.config, self.store)
+        return self._get("executors", make)
+
+    @property
+    def notifiers(self) -> list[Any]:
+        def make() -> Any:
+            from aisre.notify import build_notifiers
+            return build_notifiers(self.config, self.store)
+        return self._get("notifiers", make)
+
+    @property
+    def metric_sources(self) -> Mapping[str, Any]:
+        def make() -> Any:
+            from aisre.sources import build_metric_sources
+            return build_metric_sources(self.config)
+        return self._get("metric_sources", make)
+
+    # ------------------------------------------------------------------ helpers
+    def incident(self, incident_id: str) -> Incident:
+        inc = self.correlator.get(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id!r} in the datastore", integration="aisre", target=incident_id)
+        return inc
+
+    def read_latest(self, service: str, metric: str) -> float | None:
+        """Latest value of a service metric straight from its source (used by prechecks and verification)."""
+        svc = self.config.service(service)
+        spec = next((m for m in svc.metrics if m.name == metric), None) if svc else None
+        if spec is None or spec.source not in self.metric_sources:
+            return None
+        now = self.clock()
+        series = self.metric_sources[spec.source].query_range(spec.query, now - 600, now, 30)
+        points = sorted(p for s in series for p in s.points)
+        return points[-1][1] if points else None
+
+    def _runbook_action(self, incident: Incident, action: str) -> Any:
+        rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
+        return rb.action(action) if rb else None
+
+    # ------------------------------------------------------------------ steps (one per workflow task)
+    def mode(self) -> dict[str, Any]:
+        return {"mode": self.guardrails.mode().value}
+
+    def set_mode(self, mode: str, actor: str = "st2") -> dict[str, Any]:
+        try:
+            new = Mode(mode)
+        except ValueError:
+            raise ValidationError(f"unknown mode {mode!r}; one of: {', '.join(m.value for m in Mode)}", what="mode") from None
+        old = self.guardrails.mode()
+        self.guardrails.set_mode(new, actor)
+        self.audit.append("mode", "", {"from": old.value, "to": new.value}, actor=actor)
+        return {"mode": new.value, "previous": old.value}
+
+    def correlate(self, signal: Mapping[str, Any]) -> dict[str, Any]:
+        sig = Signal.from_dict(signal)
+        if self.guardrails.mode() is Mode.OFF:
+            return {"incident_id": "", "is_new": False, "skip": True, "status": "off"}
+        incident, is_new = self.correlator.ingest(sig)
+        busy = incident.status in (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED,
+                                   IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED)
+        return {"incident_id": incident.id, "is_new": is_new, "skip": busy and not is_new,
+                "status": incident.status.value, "service": incident.service}
+
+    def record_change(self, change: Mapping[str, Any]) -> dict[str, Any]:
+        ch = Change.from_dict(change)
+        self.correlator.add_change(ch)
+        return {"change_id": ch.id, "service": ch.service}
+
+    def triage(self, incident_id: str) -> dict[str, Any]:
+        incident = self.incident(incident_id)
+        diagnosis, retrieval, _ = steps.triage(incident, retriever=self.retriever, analyst=self.analyst)
+        incident = dataclasses.replace(incident, diagnosis=diagnosis)
+        incident = steps.add_timeline(incident, self.clock(), "diagnosed",
+                                      f"{diagnosis.classification.value}: {diagnosis.summary}", runbook=diagnosis.runbook_id)
+        self.correlator.save(incident)
+        return {"incident_id": incident_id, "diagnosis": diagnosis.to_dict(), "retrieval": retrieval.to_dict()}
+
+    def decide(self, incident_id: str) -> dict[str, Any]:
+        incident = self.incident(incident_id)
+        if incident.diagnosis is None:
+            raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
+        rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
+        request = steps.build_request(incident, incident.diagnosis, rb, self.config)
+        decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails, audit=self.audit)
+        incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
+        self.correlator.save(incident)
+        return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
+                "request": request.to_dict() if request else None, "service": incident.service,
+                "safety": decision.safety.value if decision.safety else None,
+                "approval_ttl_minutes": self.config.safety.approval_ttl_minutes,
+                "approval_route": self.config.notify.get("slack", {}).get("approval_channel")
+                or self.config.notify.get("slack", {}).get("channel", "aisre")}
+
+    def remediate(self, request: Mapping[str, Any], *, dry_run: bool = False, approved_by: str = "") -> dict[str, Any]:
+        req = ActionRequest.from_dict(request)
+        incident = self.incident(req.incident_id) if req.incident_id else None
+        mode = self.guardrails.mode()
+        # off/shadow: nothing acts. advisory: the agent never acts on its own, a human's explicit order may.
+        if mode in (Mode.OFF, Mode.SHADOW) or (mode is Mode.ADVISORY and req.requested_by == "aisre"):
+            return {"action": req.action, "service": req.service, "status": "skipped", "ok": False,
+                    "detail": f"mode is {mode.value}: no action taken"}
+        rb_action = self._runbook_action(incident, req.action) if incident else None
+        if incident is not None:
+            steps.notify(incident, "acting", f"Taking action: {req.action} on {req.service}"
+                         + (f" (approved by {approved_by})" if approved_by else ""), notifiers=self.notifiers,
+                         audit=self.audit, environment=self.config.environment)
+        result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
+                                 owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
+                                 read=self.read_latest)
+        if incident is not None:
+            counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
+            incident = dataclasses.replace(incident, actions=incident.actions + (result,),
+                                           attempts=incident.attempts + (1 if counted else 0),
+                                           status=IncidentStatus.MITIGATING if result.ok else incident.status)
+            incident = steps.add_timeline(incident, self.clock(), "acted", f"{req.action}: {result.status.value}")
+            self.correlator.save(incident)
+        return {**result.to_dict(), "ok": result.ok}
+
+    def verify(self, incident_id: str, action: str) -> dict[str, Any]:
+        incident = self.incident(incident_id)
+        check = steps.verify_symptom(self._runbook_action(incident, action), incident.service, self.read_latest)
+        self.audit.append("verify", incident_id, {"ok": check.ok, "detail": check.detail})
+        return check.to_dict()
+
+    def reopen(self, incident_id: str) -> dict[str, Any]:
+        incident = dataclasses.replace(self.incident(incident_id), status=IncidentStatus.OPEN)
+        self.correlator.save(incident)
+        return {"incident_id": incident_id, "status": incident.status.value}
+
+    def escalate(self, incident_id: str, reason: str = "") -> dict[str, Any]:
+        incident = self.incident(incident_id)
+        now = self.clock()
+        incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED, escalated_at=incident.escalated_at or now)
+        incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
+        self.correlator.save(incident)
+        receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", notifiers=self.notifiers,
+                                audit=self.audit, environment=self.config.environment)
+        return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
+
+    def resolve(self, incident_id: str, how: str) -> dict[str, Any]:
+        incident = self.incident(incident_id)
+        now = self.clock()
+        incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
+        incident = steps.add_timeline(incident, now, "resolved", how)
+        self.correlator.save(incident)
+        self.correlator.resolve(incident_id, how)
+        receipts = steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+                                environment=self.config.environment)
+        return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
+
+
+class ChatOps:
+    """What the ChatOps aliases call: read-only questions and guarded orders, formatted for chat."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # ------------------------------------------------------------------ questions
+    def status(self, service: str) -> dict[str, Any]:
+        rt = self.rt
+        svc = rt.config.service(service)
+        if svc is None:
+            known = ", ".join(s.name for s in rt.config.services) or "none configured"
+            raise NotFound(f"unknown service {service!r} (known: {known})", integration="aisre", target=service)
+        values = {}
+        for m in svc.metrics:
+            try:
+                values[m.name] = rt.read_latest(service, m.name)
+            except Exception as exc:  # a source error is part of the answer, not a failure of the command
+                values[m.name] = f"unavailable ({type(exc).__name__})"
+        open_incidents = [i for i in rt.correlator.open_incidents() if service in (i.service, *i.services)]
+        lines = [f"*{service}* — mode {rt.guardrails.mode().value}, environment {rt.config.environment}"]
+        for k, v in values.items():
+            lines.append(f"• {k}: {v:.4g}" if isinstance(v, float) else f"• {k}: {v}")
+        lines.append(f"open incidents: {len(open_incidents)}" + "".join(
+            f"\n• {i.id} {i.status.value}: {i.diagnosis.summary if i.diagnosis else i.signals[-1].summary}"
+            for i in open_incidents[:5]))
+        return {"service": service, "metrics": values, "open_incidents": [i.id for i in open_incidents],
+                "mode": rt.guardrails.mode().value, "text": "\n".join(lines)}
+
+    def incidents(self) -> dict[str, Any]:
+        items = sorted(self.rt.correlator.open_incidents(), key=lambda i: i.opened_at, reverse=True)
+        rows = [{"id": i.id, "service": i.service, "status": i.status.value, "severity": i.severity.value,
+                 "summary": i.diagnosis.summary if i.diagnosis else (i.signals[-1].summary if i.signals else "")}
+                for i in items]
+        text = "\n".join(f"• {r['id']} [{r['severity']}] {r['service']} {r['status']}: {r['summary']}" for r in rows)
+        return {"incidents": rows, "text": text or "No open incidents."}
+
+    def incident(self, incident_id: str) -> dict[str, Any]:
+        from aisre.notify.report import render_report
+        inc = self.rt.incident(incident_id)
+        return {"incident": inc.to_dict(), "text": render_report(inc, "markdown", environment=self.rt.config.environment)}
+
+    def explain(self, incident_id: str) -> dict[str, Any]:
+        inc = self.rt.incident(incident_id)
+        d = inc.diagnosis
+        if d is None:
+            return {"incident_id": incident_id, "text": f"{incident_id} has not been diagnosed yet."}
+        lines = [f"*{incident_id}* — {d.classification.value}, severity {d.severity.value}, confidence {d.confidence:.0%} "
+                 f"({d.analyst})", d.summary]
+        if d.suspected_cause:
+            lines.append(f"Likely cause: {d.suspected_cause}")
+        lines += [f"• {e}" for e in d.evidence[:8]]
+        if d.runbook_id:
+            lines.append(f"Runbook: {d.runbook_id}" + (f", proposed action: {d.proposed_action}" if d.proposed_action else ""))
+        if d.next_steps:
+            lines.append("Next steps:\n" + "\n".join(f"{n}. {s}" for n, s in enumerate(d.next_steps, 1)))
+        return {"incident_id": incident_id, "diagnosis": d.to_dict(), "text": "\n".join(lines)}
+
+    def metrics(self, service: str, window: str = "1h", chart_dir: str | None = None) -> dict[str, Any]:
+        rt = self.rt
+        seconds = parse_window(window)
+        svc = rt.config.service(service)
+        if svc is None:
+            raise NotFound(f"unknown service {service!r}", integration="aisre", target=service)
+        now = rt.clock()
+        out: dict[str, Any] = {"service": service, "window": window, "series": {}, "charts": []}
+        lines = [f"*{service}* over the last {window}:"]
+        for m in svc.metrics:
+            src = rt.metric_sources.get(m.source)
+            if src is None:
+                continue
+            points = sorted(p for s in src.query_range(m.query, now - seconds, now, max(15, seconds / 240)) for p in s.points)
+            out["series"][m.name] = points
+            if points:
+                vals = [v for _, v in points]
+                lines.append(f"• {m.name}: now {vals[-1]:.4g}, min {min(vals):.4g}, max {max(vals):.4g}")
+                try:
+                    from aisre.notify.charts import render_chart
+                    path = os.path.join(chart_dir or tempfile.gettempdir(), f"aisre-{service}-{m.name}-{int(now)}.png")
+                    out["charts"].append(render_chart(points, title=f"{service} {m.name} ({window})", path=path))
+                except ImportError:
+                    pass
+        out["text"] = "\n".join(lines)
+        return out
+
+    def kb_search(self, query: str, k: int = 5) -> dict[str, Any]:
+        res = self.rt.retriever.search(query, k=k)
+        lines = [f"{'*' if res.best and res.best.runbook_id == m.runbook_id else '•'} {m.runbook_id} "
+                 f"({m.confidence:.0%}): {m.title} — {', '.join(m.reasons[:2])}" for m in res.matches]
+        lines.append("Best match: " + (res.best.runbook_id if res.best else "none (unknown: a human should look)"))
+        return {**res.to_dict(), "text": "\n".join(lines)}
+
+    # ------------------------------------------------------------------ orders (all through the guardrails)
+    def order(self, action: str, service: str, *, params: Mapping[str, Any] | None = None, user: str = "chatops",
+              target_kind: str | None = None, target_name: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+        from aisre.models import Target
+        target = steps.target_for(self.rt.config, service)
+        if target_kind or target_name:
+            target = Target(kind=target_kind or target.kind, name=target_name or target.name,
+                            namespace=target.namespace, extra=dict(target.extra))
+        req = ActionRequest(action=action, service=service, target=target, params=dict(params or {}),
+                            requested_by=f"chat:{user}", reason=f"ordered from chat by {user}")
+        result = self.rt.remediate(req.to_dict(), dry_run=dry_run)
+        verb = "would run" if dry_run else "ran"
+        result["text"] = (f"{verb} {action} on {service}: {result.get('status')} {result.get('detail') or ''}"
+                          f"{(' — ' + result['error']) if result.get('error') else ''}").strip()
+        return result
+
+    def pause(self, user: str = "chatops") -> dict[str, Any]:
+        current = self.rt.guardrails.mode()
+        if current not in (Mode.OFF, Mode.SHADOW):
+            self.rt.store.set("aisre.mode.before_pause", current.value)
+        res = self.rt.set_mode(Mode.SHADOW.value, actor=user)
+        return {**res, "text": f"Paused: mode {res['previous']} → shadow. Watching and recording; no actions."}
+
+    def resume(self, user: str = "chatops") -> dict[str, Any]:
+        previous = self.rt.store.get("aisre.mode.before_pause") or self.rt.config.safety.mode
+        res = self.rt.set_mode(previous, actor=user)
+        return {**res, "text": f"Resumed: mode {res['previous']} → {res['mode']}."}
+
+    def respond_approval(self, ref: str, approved: bool, user: str = "chatops", comment: str = "",
+                         api_url: str | None = None, token: str | None = None) -> dict[str, Any]:
+        """Answer a pending core.ask through st2's API (the ref is the inquiry id or the incident id)."""
+        import requests
+
+        from aisre.errors import IntegrationError, http_error
+        inquiry_id = self.rt.store.get(f"aisre.approval.{ref}") or ref
+        api_url = (api_url or os.environ.get("ST2_ACTION_API_URL", "")).rstrip("/")
+        token = token or os.environ.get("ST2_ACTION_AUTH_TOKEN", "")
+        if not api_url:
+            raise IntegrationError("no st2 API URL (ST2_ACTION_API_URL) to answer the approval", integration="st2")
+        body = {"id": inquiry_id, "response": {"approved": bool(approved), "comment": f"{user}: {comment}".strip()}}
+        try:
+            r = requests.put(f"{api_url}/inquiries/{inquiry_id}", json=body, headers={"X-Auth-Token": token}, timeout=10)
+        except requests.RequestException as exc:
+            raise IntegrationError(f"st2 API unreachable: {type(exc).__name__}", integration="st2",
+                                   operation="inquiry respond") from None
+        if r.status_code >= 400:
+            raise http_error(r.status_code, f"st2 refused the approval: {r.text[:200]}", integration="st2",
+                             operation="inquiry respond", target=inquiry_id)
+        self.rt.audit.append("approval", ref, {"inquiry": inquiry_id, "approved": bool(approved), "comment": comment},
+                             actor=f"chat:{user}")
+        verdict = "approved" if approved else "denied"
+        return {"inquiry_id": inquiry_id, "approved": bool(approved), "text": f"{verdict} {inquiry_id} ({user})"}
+
+
+def parse_window(window: str) -> float:
+    """'90s', '15m', '1h', '2d' -> seconds; bounded to 30 days."""
+    import re
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", window or "")
+    if not m:
+        raise ValidationError(f"bad window {window!r}: use e.g. 15m, 1h, 6h, 2d", what="window")
+    seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if not 0 < seconds <= 30 * 86400:
+        raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
+    return seconds
+
+
+def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
+    from aisre.sources.webhooks import normalise
+    res = normalise(kind, body, headers or {})
+    return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
+            "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}

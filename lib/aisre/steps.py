@@ -1,0 +1,215 @@
+"""The incident pipeline as plain functions: correlate → triage → decide → remediate → verify → escalate/close.
+
+Each function is one step of the Orquesta workflow ``aisre.handle_incident`` (a thin st2 action calls it)
+and of the standalone :class:`aisre.agent.Agent`, so both paths share the decision logic. Every decision
+and every action is written to the audit log here, in one place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from aisre import conditions
+from aisre.config import Config
+from aisre.errors import ForbiddenAction, PolicyDenied, SreError, ValidationError
+from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Classification, Decision, Diagnosis,
+                          Incident, IncidentStatus, Mode, Retrieval, Runbook, RunbookAction, Safety, Severity,
+                          Signal, Target, TimelineEntry, Verdict, iso)
+
+log = logging.getLogger(__name__)
+
+#: reads the latest value of a service's metric (None when unknown)
+MetricReader = Callable[[str, str], "float | None"]
+
+
+def add_timeline(incident: Incident, ts: float, kind: str, text: str, **data: Any) -> Incident:
+    entry = TimelineEntry(ts=ts, kind=kind, text=text, data=data)
+    return dataclasses.replace(incident, timeline=incident.timeline + (entry,), updated_at=max(ts, incident.updated_at))
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def query_text(incident: Incident) -> str:
+    """What we ask the knowledge base: signal names, summaries and log samples (no LLM text)."""
+    parts: list[str] = []
+    for s in incident.signals[-10:]:
+        parts.append(f"{s.name} {s.anomaly_class.value if s.anomaly_class else ''} {s.summary}")
+        parts.extend(s.samples[:2])
+    return " \n".join(p for p in parts if p).strip()[:4000]
+
+
+def triage(incident: Incident, *, retriever: Any, analyst: Any) -> tuple[Diagnosis, Retrieval, dict[str, Runbook]]:
+    """Retrieve runbooks for the incident, then diagnose it (LLM or offline analyst)."""
+    signatures = tuple(sorted({s.signature for s in incident.signals if s.signature}))
+    alerts = tuple(sorted({s.name for s in incident.signals if s.kind in ("alert", "status")}))
+    metrics = tuple(sorted({(s.name, s.anomaly_class.value if s.anomaly_class else "") for s in incident.signals
+                            if s.kind in ("metric", "synthetic")}))
+    retrieval = retriever.search(query_text(incident), k=5, service=incident.service, signatures=signatures,
+                                 alerts=alerts, metrics=metrics)
+    runbooks: dict[str, Runbook] = {}
+    for m in retrieval.matches:
+        rb = retriever.get(m.runbook_id)
+        if rb is not None:
+            runbooks[m.runbook_id] = rb
+    diagnosis = analyst.diagnose(incident, retrieval, runbooks)
+    return diagnosis, retrieval, runbooks
+
+
+# --------------------------------------------------------------------------- decide
+
+
+def target_for(config: Config, service: str) -> Target:
+    spec = config.service(service)
+    if spec is None:
+        return Target(kind="kubernetes", name=service, namespace="default")
+    t = spec.target
+    return Target(kind=t.kind, name=t.name or service, namespace=t.namespace, extra=dict(t.extra))
+
+
+def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
+                  *, requested_by: str = "aisre") -> ActionRequest | None:
+    """The action the diagnosis proposes, with the runbook's parameters. Only runbook actions qualify."""
+    if runbook is None or not diagnosis.proposed_action:
+        return None
+    rb_action = runbook.action(diagnosis.proposed_action)
+    if rb_action is None:
+        return None
+    params = dict(rb_action.params)
+    # Model-proposed parameters may only fill keys the runbook action already declares.
+    for k, v in (diagnosis.action_params or {}).items():
+        if k in params and isinstance(v, (str, int, float, bool)):
+            params[k] = v
+    return ActionRequest(action=rb_action.action, service=incident.service, target=target_for(config, incident.service),
+                         params=params, incident_id=incident.id, runbook_id=runbook.id,
+                         reason=diagnosis.summary[:300], requested_by=requested_by)
+
+
+def decide(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, request: ActionRequest | None, *,
+           guardrails: Any, audit: Any) -> Decision:
+    decision = guardrails.decide(incident, diagnosis, runbook, request)
+    audit.append("decision", incident.id, {
+        "verdict": decision.verdict.value, "reasons": list(decision.reasons), "mode": decision.mode.value,
+        "classification": diagnosis.classification.value, "runbook": diagnosis.runbook_id,
+        "action": request.action if request else None, "safety": decision.safety.value if decision.safety else None,
+        "confidence": diagnosis.confidence, "analyst": diagnosis.analyst,
+    })
+    return decision
+
+
+# --------------------------------------------------------------------------- act and verify
+
+
+def preconditions_hold(rb_action: RunbookAction | None, service: str, read: MetricReader | None) -> Check:
+    """Re-verify the symptom right before acting (the runbook's preconditions on the latest values)."""
+    if rb_action is None or not rb_action.preconditions or read is None:
+        return Check(ok=True, detail="no preconditions")
+    observed: dict[str, Any] = {}
+    for cond in rb_action.preconditions:
+        metric, _, _ = conditions.parse(cond)
+        if metric is None:
+            continue
+        value = read(service, metric)
+        observed[metric] = value
+        if not conditions.holds(value, cond):
+            return Check(ok=False, detail=f"precondition no longer holds: {cond} (now {value})", observed=observed)
+    return Check(ok=True, detail="preconditions hold", observed=observed)
+
+
+def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrails: Any, audit: Any,
+              owner: str, clock: Callable[[], float] = time.time, dry_run: bool = False,
+              rb_action: RunbookAction | None = None, read: MetricReader | None = None) -> ActionResult:
+    """Run one action under the guardrails: forbidden check, symptom precheck, lease, executor, audit."""
+    from aisre.remediate.registry import run_action
+
+    now = clock()
+    try:
+        guardrails.check(request)
+    except (ForbiddenAction, PolicyDenied) as exc:
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.DENIED,
+                              target=request.target.name, started_at=now, finished_at=now, error=str(exc))
+        audit.append("action", request.incident_id, {"action": request.action, "status": "denied",
+                                                    "error": str(exc), "forbidden": isinstance(exc, ForbiddenAction)})
+        return result
+    pre = preconditions_hold(rb_action, request.service, read)
+    if not pre.ok:
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.SKIPPED,
+                              target=request.target.name, started_at=now, finished_at=now, detail=pre.detail,
+                              precheck=pre)
+        audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": pre.detail})
+        return result
+    if not guardrails.acquire_lease(request.service, owner):
+        result = ActionResult(action=request.action, service=request.service, status=ActionStatus.SKIPPED,
+                              target=request.target.name, started_at=now, finished_at=now,
+                              detail="another agent holds the remediation lease for this service")
+        audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": result.detail})
+        return result
+    executor = executors.get(request.target.kind)
+    try:
+        if executor is None:
+            result = ActionResult(action=request.action, service=request.service, status=ActionStatus.FAILED,
+                                  target=request.target.name, started_at=now, finished_at=now,
+                                  error=f"no executor for target kind {request.target.kind!r} is configured")
+        else:
+            result = run_action(executor, request, dry_run=dry_run, clock=clock)
+        if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
+            guardrails.record_action(request.service)
+    finally:
+        guardrails.release_lease(request.service, owner)
+    audit.append("action", request.incident_id, {
+        "action": request.action, "service": request.service, "target": f"{request.target.kind}/{request.target.namespace}/{request.target.name}",
+        "params": dict(request.params), "status": result.status.value, "detail": result.detail, "error": result.error,
+        "runbook": request.runbook_id, "reason": request.reason, "dry_run": dry_run,
+    })
+    return result
+
+
+def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricReader) -> Check:
+    """Are the runbook's verify checks satisfied now? (Executors verify the action; this verifies the fix.)"""
+    if rb_action is None or not rb_action.verify:
+        return Check(ok=True, detail="no verify checks declared")
+    observed: dict[str, Any] = {}
+    failing: list[str] = []
+    for vc in rb_action.verify:
+        value = read(service, vc.metric)
+        observed[vc.metric] = value
+        if not conditions.holds(value, vc.condition):
+            failing.append(f"{vc.metric} {vc.condition} (now {value})")
+    if failing:
+        return Check(ok=False, detail="not yet: " + "; ".join(failing), observed=observed)
+    return Check(ok=True, detail="verified: " + ", ".join(f"{vc.metric} {vc.condition}" for vc in rb_action.verify),
+                 observed=observed)
+
+
+def verify_deadline_s(rb_action: RunbookAction | None, default_minutes: float = 5.0) -> float:
+    if rb_action is None or not rb_action.verify:
+        return default_minutes * 60
+    return max(vc.within_minutes for vc in rb_action.verify) * 60
+
+
+# --------------------------------------------------------------------------- escalate and close
+
+
+def notification_for(incident: Incident, kind: str, text: str, *, environment: str = "") -> Any:
+    from aisre.models import Notification
+    env = f"[{environment}] " if environment else ""
+    title = f"{env}{incident.service}: {incident.diagnosis.summary if incident.diagnosis else incident.signals[-1].summary}"
+    return Notification(incident_id=incident.id, kind=kind, title=title[:240], text=text,
+                        severity=incident.severity, fingerprint=incident.fingerprint)
+
+
+def notify(incident: Incident, kind: str, text: str, *, notifiers: Sequence[Any], audit: Any,
+           environment: str = "") -> list[Any]:
+    """Send one notification to every notifier; failures come back as receipts, all audited."""
+    note = notification_for(incident, kind, text, environment=environment)
+    receipts = []
+    for n in notifiers:
+        try:
+            receipts.append(n.send(note, incident))
+        except Exception as exc:  # a notifier must never break the pipeline; it is audited instead
+            from aisre.models import Receipt
+            receipts.append(Receipt(channel=getattr(n, "channel", type(n).__name__), ok=False, detail=str(exc)[:300]))
+    audit.append("notification", incident.id, {"kind": kind, "receipts": [r.to_dict() for r in receipts]})
+    return receipts

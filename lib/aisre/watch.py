@@ -1,0 +1,255 @@
+"""Polling watchers shared by the st2 sensors and the standalone agent.
+
+:class:`MetricWatcher` turns configured series into :class:`~aisre.models.Signal` s:
+fetch since the cursor → per-series :class:`~aisre.detect.monitor.SeriesMonitor` → anomalies.
+:class:`LogWatchRunner` does the same for logs with :class:`~aisre.detect.logwatch.LogWatcher`.
+
+Restart safety (neither lose nor duplicate a signal): per poll, the new detector state, the
+cursor and the signals found go into the state store *together* (an outbox) before anything is
+dispatched; :meth:`drain_outbox` hands them out and clears the outbox only after the caller has
+dispatched them. A crash after dispatch but before the clear re-dispatches the same signals on
+restart — with the same ids, which the correlator ignores as duplicates.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from aisre.config import Config, MetricSpec, ServiceSpec
+from aisre.errors import IntegrationError, SreError
+from aisre.models import Anomaly, LogRecord, Severity, Signal, iso, stable_hash
+from aisre.state import StateStore, get_json, set_json
+
+log = logging.getLogger(__name__)
+
+OUTBOX_KEY = "aisre.outbox.{watcher}"
+
+
+def anomaly_to_signal(a: Anomaly, source: str) -> Signal:
+    """The one place a detector finding becomes a Signal (id is deterministic: series + onset)."""
+    pct_unit = a.metric.endswith("_pct")
+    unit = "%" if pct_unit else ""
+    expected = f", expected {a.expected:.4g}{unit}" if a.expected is not None else ""
+    summary = f"{a.service} {a.metric} {a.anomaly_class.value} {a.direction}: {a.value:.4g}{unit}{expected}"
+    if a.exhaustion_ts is not None:
+        summary += f"; forecast to reach {a.capacity:g}{unit} at {iso(a.exhaustion_ts)}"
+    if a.anomaly_class.value == "transient":
+        severity = Severity.INFO
+    elif a.exhaustion_ts is not None or a.score >= 0.999:
+        severity = Severity.CRITICAL
+    else:
+        severity = Severity.ERROR
+    return Signal(
+        id="sig-" + stable_hash(a.series, round(a.onset_ts, 3), a.anomaly_class.value),
+        kind="metric", source=source, service=a.service, name=a.metric, summary=summary, severity=severity,
+        ts=a.ts, onset_ts=a.onset_ts, value=a.value, expected=a.expected, lower=a.lower, upper=a.upper,
+        score=a.score, anomaly_class=a.anomaly_class, exhaustion_ts=a.exhaustion_ts, labels=dict(a.labels),
+        evidence={"detector": a.detector, "threshold": a.threshold, "series": a.series,
+                  "capacity": a.capacity, "window": [list(p) for p in a.window[-30:]]},
+    )
+
+
+@dataclass
+class WatchStats:
+    polled: int = 0
+    points: int = 0
+    signals: int = 0
+    errors: list[str] = field(default_factory=list)
+    last_ok_ts: float | None = None
+
+
+class MetricWatcher:
+    """Polls every configured metric of every service and runs its monitor.
+
+    ``sources`` maps a source name (``services[].metrics[].source``) to a MetricSource.
+    """
+
+    def __init__(self, config: Config, sources: Mapping[str, Any], store: StateStore, *,
+                 clock: Callable[[], float] = time.time, name: str = "metrics",
+                 monitor_factory: Callable[[ServiceSpec, MetricSpec], Any] | None = None) -> None:
+        self.config = config
+        self.sources = dict(sources)
+        self.store = store
+        self.clock = clock
+        self.name = name
+        self.monitor_factory = monitor_factory or self._default_monitor
+        self.latest: dict[tuple[str, str], tuple[float, float]] = {}
+        self.history: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.stats = WatchStats()
+        det = config.detection
+        self.lookback_s = float(det.get("lookback_minutes", 60)) * 60
+        self.step_s = float(det.get("step_s", 60))
+
+    # -- monitors -------------------------------------------------------------------------------
+    def _default_monitor(self, svc: ServiceSpec, spec: MetricSpec) -> Any:
+        from aisre.detect.monitor import SeriesMonitor
+        det = self.config.detection
+        return SeriesMonitor(series=f"{svc.name}:{spec.name}", service=svc.name, metric=spec.name,
+                             detector=spec.detector, params=dict(spec.params),
+                             threshold=float(det.get("threshold", 0.99)), direction=spec.direction,
+                             capacity=spec.capacity, cooldown_s=float(det.get("cooldown_minutes", 15)) * 60)
+
+    def _load_monitor(self, svc: ServiceSpec, spec: MetricSpec) -> Any:
+        from aisre.detect.monitor import SeriesMonitor
+        raw = get_json(self.store, f"aisre.detector.{svc.name}:{spec.name}")
+        if raw:
+            try:
+                return SeriesMonitor.from_state(raw)
+            except (SreError, KeyError, TypeError, ValueError) as exc:
+                log.warning("detector state for %s:%s unreadable (%s); starting fresh", svc.name, spec.name, exc)
+        return self.monitor_factory(svc, spec)
+
+    # -- polling --------------------------------------------------------------------------------
+    def poll_once(self, now: float | None = None) -> list[Signal]:
+        """One cycle over every series. Never raises for a source error: it is recorded in ``stats``."""
+        now = self.clock() if now is None else now
+        pending = list(self.pending())
+        found: list[Signal] = []
+        self.stats = WatchStats(last_ok_ts=self.stats.last_ok_ts)
+        for svc in self.config.services:
+            for spec in svc.metrics:
+                try:
+                    found.extend(self._poll_series(svc, spec, now))
+                except IntegrationError as exc:
+                    self.stats.errors.append(f"{svc.name}:{spec.name}: {exc}")
+                    log.warning("metric poll failed for %s:%s: %s", svc.name, spec.name, exc)
+                self.stats.polled += 1
+        if not self.stats.errors or self.stats.polled > len(self.stats.errors):
+            self.stats.last_ok_ts = now
+        if found:
+            self._save_outbox(pending + [s.to_dict() for s in found])
+        self.stats.signals = len(found)
+        return found
+
+    def _poll_series(self, svc: ServiceSpec, spec: MetricSpec, now: float) -> list[Signal]:
+        source = self.sources.get(spec.source)
+        if source is None:
+            raise IntegrationError(f"no metric source named {spec.source!r} is configured",
+                                   integration=spec.source, operation="query_range", target=spec.query)
+        cursor_key = f"aisre.cursor.{spec.source}.{svc.name}:{spec.name}"
+        raw_cursor = self.store.get(cursor_key)
+        cursor = float(raw_cursor) if raw_cursor else now - self.lookback_s
+        series_list = source.query_range(spec.query, cursor + 1e-6, now, self.step_s)
+        points = sorted((ts, v) for s in series_list for ts, v in s.points
+                        if ts > cursor and v is not None and math.isfinite(v))
+        if not points:
+            return []
+        monitor = self._load_monitor(svc, spec)
+        out: list[Signal] = []
+        hist = self.history.setdefault((svc.name, spec.name), [])
+        for ts, value in points:
+            anomaly = monitor.observe(ts, value)
+            hist.append((ts, value))
+            if anomaly is not None:
+                out.append(anomaly_to_signal(anomaly, source=getattr(source, "name", spec.source)))
+        del hist[:-720]
+        self.latest[(svc.name, spec.name)] = points[-1]
+        self.stats.points += len(points)
+        set_json(self.store, f"aisre.detector.{svc.name}:{spec.name}", monitor.to_state())
+        self.store.set(cursor_key, repr(points[-1][0]))
+        return out
+
+    # -- outbox ---------------------------------------------------------------------------------
+    def _save_outbox(self, items: list[dict[str, Any]]) -> None:
+        seen: dict[str, dict[str, Any]] = {}
+        for item in items:
+            seen[item["id"]] = item
+        set_json(self.store, OUTBOX_KEY.format(watcher=self.name), list(seen.values()))
+
+    def pending(self) -> list[dict[str, Any]]:
+        return get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or []
+
+    def drain_outbox(self, dispatch: Callable[[Signal], Any]) -> int:
+        """Dispatch every pending signal, then clear the outbox. Returns how many were dispatched."""
+        items = self.pending()
+        for item in items:
+            dispatch(Signal.from_dict(item))
+        if items:
+            self.store.delete(OUTBOX_KEY.format(watcher=self.name))
+        return len(items)
+
+    def latest_value(self, service: str, metric: str) -> float | None:
+        item = self.latest.get((service, metric))
+        return None if item is None else item[1]
+
+
+class LogWatchRunner:
+    """Fetches logs per service and runs a :class:`~aisre.detect.logwatch.LogWatcher` for each."""
+
+    def __init__(self, config: Config, sources: Mapping[str, Any], store: StateStore, *,
+                 clock: Callable[[], float] = time.time, name: str = "logs", limit: int = 2000) -> None:
+        self.config = config
+        self.sources = dict(sources)
+        self.store = store
+        self.clock = clock
+        self.name = name
+        self.limit = limit
+        self.stats = WatchStats()
+        self.recent: dict[str, list[LogRecord]] = {}
+
+    def _watcher(self, service: str) -> Any:
+        from aisre.detect.logwatch import LogWatcher
+        raw = get_json(self.store, f"aisre.logwatch.{service}")
+        if raw:
+            try:
+                return LogWatcher.from_state(raw)
+            except (SreError, KeyError, TypeError, ValueError) as exc:
+                log.warning("log watcher state for %s unreadable (%s); starting fresh", service, exc)
+        return LogWatcher(service=service)
+
+    def poll_once(self, now: float | None = None) -> list[Signal]:
+        now = self.clock() if now is None else now
+        found: list[Signal] = []
+        self.stats = WatchStats(last_ok_ts=self.stats.last_ok_ts)
+        pending = get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or []
+        for svc in self.config.services:
+            if not svc.logs:
+                continue
+            source_name = svc.logs.get("source", "files")
+            source = self.sources.get(source_name)
+            self.stats.polled += 1
+            if source is None:
+                self.stats.errors.append(f"{svc.name}: no log source {source_name!r}")
+                continue
+            cursor_key = f"aisre.cursor.logs.{svc.name}"
+            raw_cursor = self.store.get(cursor_key)
+            cursor = float(raw_cursor) if raw_cursor else now - 300
+            try:
+                records = list(source.fetch(svc.logs.get("query") or svc.name, cursor, now, self.limit))
+            except IntegrationError as exc:
+                self.stats.errors.append(f"{svc.name}: {exc}")
+                log.warning("log poll failed for %s: %s", svc.name, exc)
+                continue
+            records = [r for r in records if r.ts >= cursor]
+            if not records:
+                continue
+            buf = self.recent.setdefault(svc.name, [])
+            buf.extend(records)
+            del buf[:-200]
+            watcher = self._watcher(svc.name)
+            found.extend(watcher.observe(records, now))
+            set_json(self.store, f"aisre.logwatch.{svc.name}", watcher.to_state())
+            self.store.set(cursor_key, repr(max(r.ts for r in records) + 1e-6))
+            self.stats.points += len(records)
+        if found:
+            seen = {i["id"]: i for i in pending}
+            seen.update({s.id: s.to_dict() for s in found})
+            set_json(self.store, OUTBOX_KEY.format(watcher=self.name), list(seen.values()))
+        self.stats.last_ok_ts = now
+        self.stats.signals = len(found)
+        return found
+
+    def drain_outbox(self, dispatch: Callable[[Signal], Any]) -> int:
+        items = get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or []
+        for item in items:
+            dispatch(Signal.from_dict(item))
+        if items:
+            self.store.delete(OUTBOX_KEY.format(watcher=self.name))
+        return len(items)
+
+
+def signal_ids(signals: Iterable[Signal]) -> list[str]:
+    return [s.id for s in signals]

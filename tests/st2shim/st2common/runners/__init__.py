@@ -1,0 +1,1 @@
+"""Test shim for st2common (interfaces only)."""

@@ -1,0 +1,1 @@
+"""Test shim for st2reactor (interfaces only)."""

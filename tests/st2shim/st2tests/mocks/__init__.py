@@ -1,0 +1,1 @@
+"""Test shim for st2tests (the pack-test base classes only)."""
