@@ -130,11 +130,13 @@ class Correlator:
 
     # ------------------------------------------------------------------ signals
 
-    def ingest(self, signal: Signal) -> tuple[Incident | None, bool]:
+    def ingest(self, signal: Signal) -> tuple[Incident, bool]:
         """Attach ``signal`` to an open incident or open one; returns ``(incident, is_new)``.
 
-        A *resolved* signal never opens an incident: it returns the incident it recovered in,
-        or ``(None, False)`` when no open incident holds its fingerprint.
+        A *resolved* signal never opens an incident: it returns the incident it recovered in, or,
+        when no open incident holds its fingerprint, an already-``resolved`` record of the orphan
+        recovery (stored with the resolved TTL, never in the open index) so callers can always
+        read ``incident.status`` and skip it.
         """
         if not signal.service or not signal.name:
             raise ValidationError("signal needs a service and a name", what="Signal", signal_id=signal.id)
@@ -142,7 +144,8 @@ class Correlator:
             now = signal.ts or self.clock()
             open_incs = self._expire_stale(self.open_incidents(), now)
             if signal.resolved:
-                return self._ingest_resolved(signal, open_incs, now), False
+                found = self._ingest_resolved(signal, open_incs, now)
+                return (found if found is not None else self._orphan_recovery(signal, now)), False
             target, root = self._match(signal, open_incs, now)
             if target is None:
                 return self._open(signal, now), True
@@ -247,6 +250,16 @@ class Correlator:
                 inc = self._resolved(inc, "every signal recovered", now)
             return self.save(inc)
         return None
+
+    def _orphan_recovery(self, signal: Signal, now: float) -> Incident:
+        ifp = incident_fingerprint(signal.service, self.environment)
+        inc = Incident(id="inc-" + stable_hash(ifp, "recovery", signal.id, length=12), fingerprint=ifp,
+                       service=signal.service, status=IncidentStatus.RESOLVED, opened_at=now, updated_at=now,
+                       resolved_at=now, environment=self.environment, services=(signal.service,), signals=(signal,),
+                       timeline=(TimelineEntry(ts=now, kind="resolved",
+                                               text=f"recovery of {signal.service} {signal.name} with no open incident",
+                                               data={"signal_id": signal.id}),))
+        return self.save(inc)
 
     def _expire_stale(self, open_incs: list[Incident], now: float) -> list[Incident]:
         alive = []

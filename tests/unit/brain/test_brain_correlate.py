@@ -74,7 +74,8 @@ def test_resolved_signal_resolves_incident_when_all_recovered():
     c = Correlator(MemoryStore(), dependencies=DEPS)
     c.ingest(sig("checkout"))
     inc, _ = c.ingest(sig("cart", ts=1_000_030.0))
-    assert c.ingest(sig("nobody", resolved=True)) == (None, False)
+    orphan, new = c.ingest(sig("nobody", resolved=True))
+    assert not new and orphan.status == IncidentStatus.RESOLVED and c.get(orphan.id) == orphan
     part, _ = c.ingest(sig("checkout", ts=1_000_100.0, resolved=True))
     assert part.status == IncidentStatus.OPEN
     done, _ = c.ingest(sig("cart", ts=1_000_200.0, resolved=True))
