@@ -20,6 +20,12 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
         "!=": operator.ne}
 _NUMERIC = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+)\s*(%|ms|s|x)?\s*$")
 _DEPLOY = re.compile(r"^\s*(recent_deploy|recent_change|deploy_within)(?:[\s:(]+(\d+)\s*m?\)?)?\s*$")
+_CHANGE_WITHIN = re.compile(r"^\s*(deploy|rollout|release|config(?: change)?|flag(?: change)?|feature[ _]flag(?: change)?|change)"
+                            r"\s+within\s+(\d+(?:\.\d+)?)\s*(m|min|minutes|h|hours?)\s*$", re.IGNORECASE)
+_RELATIVE = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s*(>=|<=|>|<)\s*(\d+(?:\.\d+)?)\s*x\s*(usual|baseline|expected|normal)\s*$",
+                       re.IGNORECASE)
+_CHANGE_KINDS = {"deploy": ("deploy",), "rollout": ("deploy",), "release": ("deploy",), "config": ("config",),
+                 "flag": ("feature_flag",), "feature": ("feature_flag",), "change": ("deploy", "config", "feature_flag")}
 _SIGNATURE = re.compile(r"^\s*signature\s*(?:==|:|=)?\s*([\w.:-]+)\s*$", re.IGNORECASE)
 _PRESENT = re.compile(r"^\s*([A-Za-z_][\w.:-]*)\s+(rising|high|spike|increasing|present|firing|low|falling|dropping)\s*$")
 
@@ -84,13 +90,14 @@ def way_out(s: Signal, ratio: float = 3.0) -> bool:
     return False
 
 
-def deploys_near_onset(incident: Incident, changes: Iterable[Change] = (), window_s: float = 1800.0) -> list[tuple[Change, float]]:
-    """Deploys (not rollbacks) that happened within ``window_s`` before the onset: ``(change, minutes before)``."""
+def deploys_near_onset(incident: Incident, changes: Iterable[Change] = (), window_s: float = 1800.0,
+                       kinds: Sequence[str] = ("deploy", "config", "feature_flag")) -> list[tuple[Change, float]]:
+    """Changes of ``kinds`` (not rollbacks) within ``window_s`` before the onset: ``(change, minutes before)``."""
     t0 = onset(incident)
     seen: set[str] = set()
     out = []
     for c in (*incident.changes, *changes):
-        if c.id in seen or c.kind not in ("deploy", "config", "feature_flag") or c.status not in ("succeeded", "success", ""):
+        if c.id in seen or c.kind not in kinds or c.status not in ("succeeded", "success", ""):
             continue
         seen.add(c.id)
         lead = t0 - c.ts
@@ -109,10 +116,24 @@ def evaluate_precondition(cond: str, incident: Incident, changes: Iterable[Chang
                           deploy_window_s: float = 1800.0) -> bool | None:
     """True/False when the evidence decides ``cond``; None when it cannot (precheck re-verifies).
 
-    Grammar: ``<metric> <op> <number>[%|ms|s|x]``, ``recent_deploy [N m]``, ``signature <id>``,
+    Grammar: ``<metric> <op> <number>[%|ms|s|x]``, ``<metric> > 3x usual|baseline``,
+    ``deploy|config change|flag change within 60m``, ``recent_deploy [N m]``, ``signature <id>``,
     ``<metric> rising|high|spike|present|...``.
     """
     signals = active_signals(incident) or incident.signals
+    m = _CHANGE_WITHIN.match(cond)
+    if m:
+        word = m.group(1).lower().split()[0]
+        window = float(m.group(2)) * (3600 if m.group(3).lower().startswith("h") else 60)
+        return bool(deploys_near_onset(incident, changes, window, _CHANGE_KINDS.get(word, ("deploy",))))
+    m = _RELATIVE.match(cond)
+    if m:
+        metric, op, factor = m.group(1), m.group(2), float(m.group(3))
+        pairs = [(s.value, s.expected) for s in signals if s.value is not None and s.expected
+                 and (metric_name(s).lower() == metric.lower() or s.name.lower() == metric.lower())]
+        if not pairs:
+            return None
+        return any(_OPS[op](v, factor * e) for v, e in pairs)
     m = _NUMERIC.match(cond)
     if m:
         metric, op, num = m.group(1), m.group(2), float(m.group(3))

@@ -9,7 +9,8 @@ Flow of :meth:`LLMAnalyst.diagnose` (at most ``max_steps`` model calls, never mo
 4. enforce the allow-lists: ``runbook_id`` must be a retrieved runbook present in the catalogue
    (else None and the incident is escalated as unknown), ``proposed_action`` must be one of
    that runbook's actions (else None); action params always come from the runbook, never the model;
-5. never classify below the offline analyst's ``unknown_critical`` (an escalation floor);
+5. never go below the offline analyst's ``unknown_critical`` (an escalation floor: the result
+   stays unknown_critical and no action is proposed; the model's runbook stays as a hint);
 6. a timeout, a provider error or output still invalid after the repair -> the offline
    analyst's diagnosis with ``analyst="llm-fallback:<reason>"``.
 
@@ -223,10 +224,10 @@ class LLMAnalyst:
                 params = dict(act.params)
         if cls != Classification.KNOWN:
             action, params = None, {}
-        if offline.classification == Classification.UNKNOWN_CRITICAL and cls in (
-                Classification.TRANSIENT, Classification.UNKNOWN_MINOR):
-            notes.append(f"offline rules say unknown_critical ({offline.summary}); escalation kept")
-            cls = Classification.UNKNOWN_CRITICAL
+        if offline.classification == Classification.UNKNOWN_CRITICAL and cls != Classification.UNKNOWN_CRITICAL:
+            notes.append(f"offline rules say unknown_critical ({offline.summary}); escalation kept"
+                         + (f", model's {action} kept only as a suggestion for the human" if action else ""))
+            cls, action, params = Classification.UNKNOWN_CRITICAL, None, {}
         if cls == Classification.UNKNOWN_CRITICAL and sev.rank < Severity.CRITICAL.rank:
             sev = Severity.CRITICAL
         if repaired:

@@ -41,6 +41,11 @@ def _cap(sev: Severity, top: Severity) -> Severity:
     return sev if sev.rank <= top.rank else top
 
 
+def is_escalation_runbook(rb: Runbook) -> bool:
+    """A catch-all runbook that means "unknown, page a human" (tagged ``escalate``)."""
+    return "escalate" in rb.tags
+
+
 def is_transient_runbook(rb: Runbook | None, match: RunbookMatch | None = None) -> bool:
     ident = " ".join([match.runbook_id if match else "", rb.id if rb else "", *(rb.tags if rb else ())]).lower()
     return "transient" in ident or "glitch" in ident
@@ -89,7 +94,15 @@ class OfflineAnalyst:
                 and not any(ev.way_out(s, self.way_out_ratio) for s in active)):
             return self._transient(incident, "short spike that is not sustained", base_sev, 0.7, lines)
 
-        # 2. known
+        # 2. known (a catch-all escalation runbook means unknown_critical, with its diagnosis steps)
+        if matched and is_escalation_runbook(rb):
+            return Diagnosis(
+                classification=Classification.UNKNOWN_CRITICAL, severity=Severity.CRITICAL,
+                summary=f"{rb.title} on {incident.service}: no known cause, escalating",
+                suspected_cause=self._deploy_cause(deploys) if bad_deploy else f"unknown ({rb.id})",
+                evidence=tuple(lines), runbook_id=rb.id, confidence=round(best.confidence, 3),
+                next_steps=("Escalate to the on-call engineer now.", *(rb.diagnosis or GENERIC_STEPS)),
+                analyst=self.name, impact=self._impact(services, user_facing_bad))
         if matched:
             return self._known(incident, rb, best, base_sev, lines, extra_changes, bad_deploy, deploys)
 

@@ -152,3 +152,15 @@ def test_build_analyst_from_config(fake_llm, brain_runbooks):
     inc = incident(samples=(f"connecting with {SECRET}",))
     assert a.diagnose(inc, retrieval("memory-leak-restart"), brain_runbooks).analyst == "llm:openai/fake"
     assert SECRET not in json.dumps(fake_llm.requests[0])
+
+
+def test_escalation_floor_also_holds_against_a_known_claim(fake_llm, brain_runbooks):
+    crit = Signal(id="c", kind="metric", source="prometheus", service="checkout", name="error_rate", summary="x",
+                  value=0.4, expected=0.01, severity=Severity.CRITICAL, ts=T0)
+    inc = Incident(id="i", fingerprint="f", service="checkout", services=("checkout",), signals=(crit,))
+    weak = RunbookMatch(runbook_id="memory-leak-restart", score=0.2, confidence=0.2)
+    fake_llm.script(answer())  # "known, memory-leak-restart, restart_deployment" on a weak (0.2) match
+    d = analyst(fake_llm).diagnose(inc, Retrieval(query="q", matches=(weak,), best=None), brain_runbooks)
+    assert d.classification == Classification.UNKNOWN_CRITICAL and d.proposed_action is None
+    assert d.runbook_id == "memory-leak-restart"  # kept as a hint for the human
+    assert any("suggestion for the human" in e for e in d.evidence)
