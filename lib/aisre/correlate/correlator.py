@@ -162,14 +162,13 @@ class Correlator:
         for inc in open_incs:
             if inc.service == signal.service:
                 return inc, inc.service
-        best: tuple[Incident | None, str] = (None, signal.service)
         for inc in sorted(open_incs, key=lambda i: i.updated_at, reverse=True):
             if now - inc.updated_at > self.window_s:
                 continue
             root = self.topology.common_root([*inc.services, signal.service])
             if root is not None:
                 return inc, root
-        return best
+        return None, signal.service
 
     def _open(self, signal: Signal, now: float) -> Incident:
         ifp = incident_fingerprint(signal.service, self.environment)
