@@ -1,0 +1,88 @@
+"""Fit the retriever's confidence model on labelled queries (logistic regression in numpy).
+
+Each labelled query yields one row: the features of its top-ranked candidate, labelled 1 when that is
+the expected runbook and 0 otherwise (always 0 for a ``none`` query). The fitted weights make
+``confidence`` the probability that the top-ranked runbook is right; the acceptance threshold is then picked on the same (dev) queries
+to maximise end-to-end accuracy, where "none" must come back as ``best is None``.
+
+``bench/retrieval.py --fit`` runs this on the dev half and writes ``data/calibration.json``; the held-out
+half is never used for fitting.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from aisre.knowledge.retriever import CALIBRATION_PATH, FEATURES, Calibration, Retriever, _linked_runbook
+
+
+def _rows(retriever: Retriever, labelled: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for text, expect in labelled:
+        cands = retriever.candidates(text)
+        if not cands:
+            continue
+        top = max(cands, key=lambda c: c.fused)
+        target = _linked_runbook(top.entry) or top.entry.id
+        xs.append([top.features[f] for f in FEATURES])
+        ys.append(1.0 if target == expect else 0.0)
+    return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
+
+
+def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 20000, lr: float = 1.0,
+                balanced: bool = False) -> dict[str, float]:
+    """L2-regularised logistic regression by full-batch gradient descent (optionally class-balanced)."""
+    n, d = x.shape
+    xb = np.hstack([np.ones((n, 1)), x])
+    pos = max(1.0, y.sum())
+    neg = max(1.0, n - y.sum())
+    sw = np.where(y > 0, n / (2 * pos), n / (2 * neg)) if balanced else np.ones(n)
+    w = np.zeros(d + 1)
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -40, 40)))
+        grad = xb.T @ ((p - y) * sw) / n
+        grad[1:] += l2 * w[1:]
+        w -= lr * grad
+    return {"bias": float(w[0]), **{f: float(v) for f, v in zip(FEATURES, w[1:])}}
+
+
+def accuracy(retriever: Retriever, labelled: Sequence[tuple[str, str]], threshold: float) -> float:
+    ok = 0
+    for text, expect in labelled:
+        res = retriever.search(text, k=1)
+        top = res.matches[0] if res.matches else None
+        got = top.runbook_id if top is not None and top.confidence >= threshold else "none"
+        ok += got == expect
+    return ok / max(1, len(labelled))
+
+
+def fit_calibration(retriever: Retriever, labelled: Sequence[tuple[str, str]], note: str = "") -> Calibration:
+    """Fit weights, then pick the threshold (0.30..0.80) with the best dev accuracy (ties: the higher bar)."""
+    x, y = _rows(retriever, labelled)
+    weights = fit_weights(x, y)
+    retriever.calibration = Calibration(weights=weights, threshold=0.5, embedding=retriever.embedding_name)
+    best_t, best_acc = 0.5, -1.0
+    for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
+        acc = accuracy(retriever, labelled, float(t))
+        if acc >= best_acc:
+            best_t, best_acc = float(t), acc
+    cal = Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
+                      embedding=retriever.embedding_name, fitted_on=note)
+    retriever.calibration = cal
+    retriever.min_confidence = best_t
+    return cal
+
+
+def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH) -> None:
+    """Merge ``cal`` into the calibration file under its embedding name."""
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            data = {}
+    data[cal.embedding] = cal.to_dict()
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

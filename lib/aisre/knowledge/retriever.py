@@ -1,0 +1,409 @@
+"""Hybrid runbook retrieval with a calibrated confidence and an honest "no good match".
+
+Evidence, strongest first:
+
+1. **signatures** - an exact log signature or alert name of a runbook found in the text (or passed in
+   ``signatures`` / ``alerts``). A phrase shared by several runbooks counts for each one less; a matched
+   phrase that is part of a longer matched phrase is ignored.
+2. **metric patterns** - ``metrics`` given as ``"memory_pct:trend"`` strings, :class:`MetricPattern`, or
+   anything with ``.metric`` and ``.anomaly_class`` (Anomaly, Signal). Weighted by how few runbooks share it.
+3. **BM25** over fielded runbook text (title, alerts, signatures and keywords count double).
+4. **vector similarity** (MiniLM cosine; hashing embedding as fallback).
+
+Candidates are ranked by a fused score: a weighted sum of signature evidence, metric evidence, BM25 score
+relative to the best BM25 score, and cosine similarity (:data:`FUSION`; reciprocal-rank fusion of the two
+rankings only breaks ties). Each candidate's features go through a logistic model fitted on the dev half
+of the labelled queries (``bench/retrieval.py --fit``, weights in ``data/calibration.json``): the model
+answers "is the top-ranked runbook the right one?", so ``confidence`` is a probability in [0, 1].
+``Retrieval.best`` is the top match only when its confidence clears ``min_confidence`` - otherwise the
+incident is unknown.
+
+Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
+evidence to that runbook ("similar past incident ..."); an unlinked one can be a match itself.
+
+>>> r = Retriever(load_runbooks("knowledge/runbooks"))                       # doctest: +SKIP
+>>> r.search("java.lang.OutOfMemoryError: Java heap space").best.runbook_id  # doctest: +SKIP
+'memory-leak'
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from aisre.errors import ConfigError
+from aisre.knowledge.bm25 import BM25Index
+from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
+from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
+from aisre.models import AnomalyClass, MetricPattern, Retrieval, Runbook, RunbookMatch
+
+log = logging.getLogger(__name__)
+
+CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
+FEATURES = ("sig", "metric", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap")
+#: Used only until ``data/calibration.json`` exists (hand-set, conservative).
+DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
+                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0}
+#: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
+FUSION = {"sig": 1.0, "metric": 1.0, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
+CANDIDATES_PER_LIST = 15
+RRF_K = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """Logistic weights over :data:`FEATURES` plus the acceptance bar they were tuned for."""
+    weights: Mapping[str, float]
+    threshold: float = 0.5
+    embedding: str = ""
+    fitted_on: str = ""
+
+    def confidence(self, feats: Mapping[str, float]) -> float:
+        z = self.weights.get("bias", 0.0) + sum(self.weights.get(f, 0.0) * feats.get(f, 0.0) for f in FEATURES)
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "threshold": self.threshold, "embedding": self.embedding,
+                "fitted_on": self.fitted_on}
+
+
+def load_calibration(embedding: str, path: Path = CALIBRATION_PATH) -> Calibration:
+    """The fitted calibration for ``embedding`` (``aisre_minilm_int8`` / ``aisre_hashing``), else defaults."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entry = data.get(embedding)
+        if entry:
+            return Calibration(weights=entry["weights"], threshold=float(entry.get("threshold", 0.5)),
+                               embedding=embedding, fitted_on=entry.get("fitted_on", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return Calibration(weights=DEFAULT_WEIGHTS, threshold=0.5, embedding=embedding, fitted_on="defaults")
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One scored candidate with its features and the reasons behind them (used by calibration)."""
+    entry: Runbook
+    features: Mapping[str, float]
+    reasons: tuple[str, ...]
+    fused: float
+
+
+def _metric_key(m: Any) -> tuple[str, str | None]:
+    if isinstance(m, str):
+        name, _, cls = m.partition(":")
+        return name.strip(), (cls.strip() or None)
+    if isinstance(m, Mapping):
+        cls = m.get("anomaly_class")
+        return str(m.get("metric", "")), (str(cls) if cls else None)
+    name = getattr(m, "metric", None) or getattr(m, "name", "")
+    cls = getattr(m, "anomaly_class", None)
+    return str(name), (cls.value if isinstance(cls, AnomalyClass) else (str(cls) if cls else None))
+
+
+def _field_tokens(rb: Runbook) -> list[str]:
+    s = rb.symptoms
+    strong = " ".join([rb.title, " ".join(s.alerts), " ".join(s.log_signatures), " ".join(s.keywords)])
+    weak = " ".join([rb.description, " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
+                     " ".join(t for t in rb.tags if ":" not in t), " ".join(rb.diagnosis)])
+    t = tokens(strong)
+    return t + t + tokens(weak)
+
+
+def _linked_runbook(rb: Runbook) -> str:
+    return next((t.split(":", 1)[1] for t in rb.tags if t.startswith("runbook:")), "")
+
+
+class Retriever:
+    """Hybrid retrieval over runbooks and past incidents.
+
+    Parameters
+    ----------
+    runbooks:
+        Entries to search (runbooks and incidents). ``None`` with a store: read them from the store.
+    store:
+        A :class:`~aisre.knowledge.store.KnowledgeStore` whose collections provide the vector part (and the
+        recorded incidents). ``None``: vectors are kept in memory.
+    embedding:
+        ``"auto"`` (MiniLM, falling back to hashing with a warning), ``"minilm"``, ``"hashing"`` or an
+        embedding function. Ignored for the vector part when a store is given (the store's embedding is used).
+    min_confidence:
+        The acceptance bar for ``Retrieval.best``; default: the calibration's threshold.
+    """
+
+    def __init__(self, runbooks: Iterable[Runbook] | None, store: Any = None, *, embedding: Any = "auto",
+                 min_confidence: float | None = None, calibration: Calibration | None = None) -> None:
+        self.store = store
+        entries = list(runbooks) if runbooks is not None else []
+        if store is not None:
+            if runbooks is None:
+                entries = entries_from(store.runbooks)
+            known = {e.id for e in entries}
+            entries += [e for e in entries_from(store.incidents) if e.id not in known]
+        self._ef, self.embedding_name = self._resolve_embedding(embedding if store is None else store.embedding)
+        self.calibration = calibration or load_calibration(self.embedding_name)
+        self.min_confidence = self.calibration.threshold if min_confidence is None else float(min_confidence)
+        self._entries: list[Runbook] = []
+        self._by_id: dict[str, Runbook] = {}
+        self._memory: MemoryCollection | None = None
+        self._rebuild(entries)
+
+    # ------------------------------------------------------------------ setup
+
+    @staticmethod
+    def _resolve_embedding(embedding: Any) -> tuple[Any, str]:
+        from aisre.knowledge.embeddings import HashingEmbedding, LocalMiniLM  # noqa: PLC0415
+        if embedding in ("auto", "minilm", None):
+            try:
+                ef = LocalMiniLM()
+                return ef, ef.name()
+            except ConfigError as exc:
+                if embedding == "minilm":
+                    raise
+                log.warning("MiniLM embedding unavailable (%s); using the hashing embedding", exc.message)
+                ef = HashingEmbedding()
+                return ef, ef.name()
+        if embedding == "hashing":
+            ef = HashingEmbedding()
+            return ef, ef.name()
+        if isinstance(embedding, str):
+            raise ConfigError(f"unknown embedding {embedding!r}; use auto, minilm or hashing",
+                              path="knowledge.embedding")
+        name = embedding.name() if hasattr(embedding, "name") else type(embedding).__name__
+        return embedding, str(name)
+
+    def _rebuild(self, entries: list[Runbook]) -> None:
+        seen: dict[str, Runbook] = {}
+        for e in entries:
+            seen[e.id] = e                            # last one wins (an updated incident record)
+        self._entries = list(seen.values())
+        self._by_id = dict(seen)
+        self._bm25 = BM25Index([_field_tokens(e) for e in self._entries])
+        self._index_of = {e.id: i for i, e in enumerate(self._entries)}
+        # signatures: phrase -> entry indices
+        table: dict[str, set[int]] = {}
+        self._phrase_kind: dict[str, str] = {}
+        for i, e in enumerate(self._entries):
+            for p in e.symptoms.log_signatures:
+                n = normalise(p).strip()
+                if len(n) >= 3:
+                    table.setdefault(n, set()).add(i)
+                    self._phrase_kind.setdefault(n, "log signature")
+            for a in e.symptoms.alerts:
+                n = normalise(a).strip()
+                if len(n) >= 3:
+                    table.setdefault(n, set()).add(i)
+                    self._phrase_kind[n] = "alert"
+        self._phrases = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        # metric patterns: metric -> [(entry index, class)]
+        self._metrics: dict[str, list[tuple[int, str | None]]] = {}
+        for i, e in enumerate(self._entries):
+            for m in e.symptoms.metrics:
+                self._metrics.setdefault(m.metric, []).append(
+                    (i, m.anomaly_class.value if m.anomaly_class else None))
+        if self.store is None:
+            self._memory = MemoryCollection(self._ef)
+            self._memory.upsert([to_doc(e) for e in self._entries])
+
+    def add(self, entries: Iterable[Runbook]) -> None:
+        """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
+        new = list(entries)
+        if self._memory is None and self.store is None:
+            self._memory = MemoryCollection(self._ef)
+        self._rebuild(self._entries + new)
+
+    def get(self, runbook_id: str) -> Runbook | None:
+        return self._by_id.get(runbook_id)
+
+    @property
+    def entries(self) -> tuple[Runbook, ...]:
+        return tuple(self._entries)
+
+    # ------------------------------------------------------------------ evidence
+
+    def _signature_hits(self, text_norm: str, signatures: Sequence[str], alerts: Sequence[str]
+                        ) -> dict[int, tuple[float, str]]:
+        matched: list[str] = []
+        for phrase, _ in self._phrases:               # longest first
+            if phrase in text_norm and contains_phrase(text_norm, phrase):
+                if not any(phrase in longer for longer in matched):
+                    matched.append(phrase)
+        explicit = {normalise(s).strip() for s in (*signatures, *alerts) if s}
+        hits: dict[int, tuple[float, str]] = {}
+        table = dict(self._phrases)
+        for phrase in matched + [p for p in explicit if p in table and p not in matched]:
+            idx = table[phrase]
+            strength = 1.0 / len(idx)
+            for i in idx:
+                if strength > hits.get(i, (0.0, ""))[0]:
+                    hits[i] = (strength, f"{self._phrase_kind[phrase]} '{phrase}'")
+        for s in explicit:                            # a signature id naming a runbook directly
+            i = self._index_of.get(s)
+            if i is not None and 1.0 > hits.get(i, (0.0, ""))[0]:
+                hits[i] = (1.0, f"signature id '{s}'")
+        return hits
+
+    def _metric_hits(self, metrics: Sequence[Any]) -> dict[int, tuple[float, str]]:
+        hits: dict[int, tuple[float, str]] = {}
+        for m in metrics:
+            name, cls = _metric_key(m)
+            rows = self._metrics.get(name, [])
+            if not rows:
+                continue
+            exact = [i for i, c in rows if cls and c == cls]
+            for i, c in rows:
+                if cls and c == cls:
+                    s = 1.0 / len(set(exact))
+                elif cls and c and c != cls:
+                    continue
+                else:
+                    s = 0.5 / len({j for j, _ in rows})
+                label = f"metric {name}{':' + cls if cls else ''}"
+                if s > hits.get(i, (0.0, ""))[0]:
+                    hits[i] = (s, label)
+        return hits
+
+    def _vector_sims(self, text: str) -> np.ndarray:
+        n = len(self._entries)
+        sims = np.zeros(n, dtype=np.float64)
+        if n == 0:
+            return sims
+        if self._memory is not None:
+            order, matrix = self._memory._index()
+            vec = np.asarray(self._ef([text])[0], dtype=np.float32)
+            raw = matrix @ vec
+            for j, eid in enumerate(order):
+                sims[self._index_of[eid]] = float(raw[j])
+            return sims
+        vec = np.asarray(self.store.embedding([text])[0], dtype=np.float32)
+        want = max(CANDIDATES_PER_LIST, 10)
+        for coll in (self.store.runbooks, self.store.incidents):
+            hits = coll.query_vector(vec, want) if hasattr(coll, "query_vector") else coll.query(text, want)
+            for h in hits:
+                i = self._index_of.get(h.id)
+                if i is not None:
+                    sims[i] = max(sims[i], h.similarity)
+        return sims
+
+    def candidates(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
+                   alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> list[Candidate]:
+        """Every candidate with its features (unsorted). :meth:`search` ranks and calibrates these."""
+        text = (text or "")[:MAX_QUERY_CHARS]
+        signatures = tuple(str(s)[:500] for s in signatures or ())
+        alerts = tuple(str(a)[:500] for a in alerts or ())
+        full = " ".join([text, *signatures, *alerts])
+        n = len(self._entries)
+        if n == 0:
+            return []
+        qtok = tokens(full)
+        bm = self._bm25.score(qtok)
+        sims = self._vector_sims(full) if full.strip() else np.zeros(n)
+        sig = self._signature_hits(normalise(full), signatures, alerts)
+        met = self._metric_hits(metrics)
+        bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
+        vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
+        cand = set(bm_order) | set(vec_order) | set(sig) | set(met)
+        bm_max = float(bm.max()) if n else 0.0
+        bm_rank = {i: r for r, i in enumerate(bm_order)}
+        vec_rank = {i: r for r, i in enumerate(vec_order)}
+        top_two = sorted(((float(sims[i]), i) for i in cand), reverse=True)[:2]
+        qmass = self._bm25.query_idf_mass(qtok)
+        out: list[Candidate] = []
+        for i in cand:
+            e = self._entries[i]
+            if service and e.services and service not in e.services:
+                continue
+            other_best = next((s for s, j in top_two if j != i), 0.0)
+            cov = (sum(self._bm25.idf[t] for t in set(qtok) if t in self._bm25.doc_terms[i]) / qmass) if qmass else 0.0
+            feats = {
+                "sig": sig.get(i, (0.0, ""))[0],
+                "metric": met.get(i, (0.0, ""))[0],
+                "bm25_rel": float(bm[i]) / bm_max if bm_max > 0 else 0.0,
+                "bm25_cov": cov,
+                "cos": float(sims[i]),
+                "cos_gap": float(sims[i]) - other_best,
+                "both_top": 1.0 if bm_rank.get(i) == 0 and vec_rank.get(i) == 0 else 0.0,
+            }
+            reasons: list[str] = []
+            if i in sig:
+                reasons.append(sig[i][1])
+            if i in met:
+                reasons.append(met[i][1])
+            if i in bm_rank:
+                reasons.append(f"bm25 {feats['bm25_rel']:.2f} (rank {bm_rank[i] + 1}, covers {cov:.0%} of the query)")
+            reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
+            fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"]
+                     + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * feats["cos"]
+                     + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100))))
+            out.append(Candidate(e, feats, tuple(reasons), fused))
+        if len(out) > 1:
+            fz = sorted((c.fused for c in out), reverse=True)
+            for c in out:
+                other = fz[1] if c.fused == fz[0] else fz[0]
+                c.features["fused_gap"] = max(-1.0, (c.fused - other) / max(c.fused, other, 1e-9))
+        elif out:
+            out[0].features["fused_gap"] = 1.0
+        return out
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, text: str, k: int = 5, service: str | None = None, signatures: Sequence[str] = (),
+               alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> Retrieval:
+        """Rank runbooks for an incident description; ``best`` is None when nothing clears the bar.
+
+        Never raises on odd input: empty or huge text, control characters and unknown metrics are tolerated.
+        """
+        k = max(1, int(k))
+        cands = self.candidates(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
+        grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
+        for c in cands:
+            conf = self.calibration.confidence(c.features)
+            target_id, reasons = c.entry.id, c.reasons
+            linked = _linked_runbook(c.entry) if c.entry.kind == "incident" else ""
+            if linked and linked in self._by_id:
+                fix = c.entry.diagnosis[0] if c.entry.diagnosis else ""
+                target_id, conf = linked, conf * 0.95
+                reasons = (f"similar past incident {c.entry.id} (confidence {conf:.2f}): {fix[:160]}",)
+            grouped.setdefault(target_id, []).append((conf, c.fused, reasons))
+        scored: dict[str, RunbookMatch] = {}
+        for target_id, rows in grouped.items():
+            rows.sort(key=lambda r: -r[0])
+            conf, fused = rows[0][0], max(r[1] for r in rows)
+            reasons = tuple(x for r in rows for x in r[2])
+            scored[target_id] = RunbookMatch(runbook_id=target_id, score=round(fused, 6), confidence=round(conf, 4),
+                                              reasons=reasons, title=self._by_id[target_id].title)
+        ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
+        best = ranked[0] if ranked and ranked[0].confidence >= self.min_confidence else None
+        return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
+
+
+def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = None) -> Retriever:
+    """The configured retriever: runbooks from ``knowledge.runbooks_dir`` (default: the pack's ``knowledge/``).
+
+    With ``knowledge.store_dir`` or ``knowledge.chroma_url`` set (or ``store`` given) the vector part and the
+    recorded incidents come from Chroma; otherwise vectors are kept in memory.
+    """
+    from aisre.config import DEFAULT_KNOWLEDGE_DIR  # noqa: PLC0415
+    from aisre.knowledge.loader import load_runbooks  # noqa: PLC0415
+    from aisre.knowledge.store import open_store  # noqa: PLC0415
+
+    if config is None:
+        knowledge: Mapping[str, Any] = {}
+        runbooks_dir = DEFAULT_KNOWLEDGE_DIR
+    elif isinstance(config, Mapping):
+        knowledge = config.get("knowledge", config)
+        runbooks_dir = knowledge.get("runbooks_dir") or DEFAULT_KNOWLEDGE_DIR
+    else:
+        knowledge = config.knowledge
+        runbooks_dir = config.knowledge_dir
+    emb = embedding or knowledge.get("embedding") or "auto"
+    if store is None and (knowledge.get("store_dir") or knowledge.get("chroma_url")):
+        store = open_store(knowledge, embedding=None if emb in ("auto", "minilm") else emb)
+    runbooks = load_runbooks(runbooks_dir) if runbooks_dir and Path(runbooks_dir).exists() else None
+    mc = knowledge.get("min_confidence")
+    return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc))

@@ -1,0 +1,81 @@
+"""Text helpers shared by BM25 and signature matching: tokenising, light stemming, phrase search."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
+MAX_QUERY_CHARS = 4000
+
+STOPWORDS = frozenset("""
+a an the and or but if then than so of to in on at by for from with without into onto over under after before
+since until as is are was were be been being it its this that these those there here we our us you your i me my
+he she they them their what which who whom why how when where do does did done can could should would will may
+might must not no yes any all some each every one just now also very too more most less much many only own same
+per via up down out off again further once about above below between through during while again still got get
+has have had having having anyone know see looks look like seems think hey please ok okay
+""".split())
+
+
+def camel_split(text: str) -> str:
+    """``KubePodCrashLooping`` -> ``Kube Pod Crash Looping`` (the original is kept by :func:`tokens`)."""
+    return _CAMEL.sub(" ", text)
+
+
+def stem(word: str) -> str:
+    """A deliberately tiny suffix stemmer (restarting/restarts/restarted -> restart, queues -> queue)."""
+    if word.isdigit() or len(word) < 4:
+        return word
+    for suf in ("ing", "ed"):
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            word = word[: -len(suf)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]               # running -> run, dropped -> drop
+            return word
+    if word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) >= 4:
+        return word[:-1]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercase stemmed tokens: words, camelCase parts, underscore parts; stopwords and long numbers dropped.
+
+    >>> tokens("KubePodCrashLooping: pods restarting")
+    ['kubepodcrashloop', 'pod', 'restart', 'kube', 'pod', 'crash', 'loop']
+    """
+    text = text[:MAX_QUERY_CHARS]
+    words = _TOKEN.findall(text.lower())
+    extra = Counter(_TOKEN.findall(camel_split(text).lower())) - Counter(words)
+    out: list[str] = []
+    for tok in words + list(extra.elements()):
+        for p in ([tok] if "_" not in tok else [tok, *tok.split("_")]):
+            if p in STOPWORDS or len(p) < 2 or (p.isdigit() and len(p) > 4):
+                continue
+            out.append(stem(p))
+    return out
+
+
+def normalise(text: str) -> str:
+    """Lowercase and collapse whitespace (for phrase matching)."""
+    return " ".join(text[:MAX_QUERY_CHARS].lower().split())
+
+
+def contains_phrase(haystack_norm: str, phrase_norm: str) -> bool:
+    """Case-insensitive phrase search with word boundaries at alphanumeric edges."""
+    if not phrase_norm:
+        return False
+    start = 0
+    n = len(phrase_norm)
+    while True:
+        i = haystack_norm.find(phrase_norm, start)
+        if i < 0:
+            return False
+        before_ok = i == 0 or not (phrase_norm[0].isalnum() and haystack_norm[i - 1].isalnum())
+        j = i + n
+        after_ok = j >= len(haystack_norm) or not (phrase_norm[-1].isalnum() and haystack_norm[j].isalnum())
+        if before_ok and after_ok:
+            return True
+        start = i + 1
