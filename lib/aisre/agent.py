@@ -33,6 +33,7 @@ DIRECTIONS = {"uptime": "down", "request_rate": "both"}
 class PendingFix:
     incident_id: str
     action: str
+    service: str
     rb_action: RunbookAction | None
     deadline: float
     started: float
@@ -67,7 +68,7 @@ class Agent:
         self.retriever = retriever
         self.analyst = analyst
         self.executors = dict(executors)
-        self.notifiers = list(notifiers)
+        self.dispatcher = _as_dispatcher(notifiers, store)
         self.owner = owner
         self.change_feed = change_feed
         self.on_event = on_event or (lambda kind, data: None)
@@ -79,6 +80,7 @@ class Agent:
         self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment)
         self.pending: dict[str, PendingFix] = {}
         self.watching: dict[str, float] = {}      # incident id -> last signal time (transient / cooling down)
+        self.awaiting: dict[str, Any] = {}        # incident id -> runbook whose action waits for its preconditions
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
@@ -133,8 +135,14 @@ class Agent:
                                       runbook=diagnosis.runbook_id, confidence=round(diagnosis.confidence, 3),
                                       analyst=diagnosis.analyst)
         runbook = runbooks.get(diagnosis.runbook_id or "")
-        request = steps.build_request(incident, diagnosis, runbook, self.config)
-        decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit)
+        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook), self.read_latest)
+        request = steps.build_request(incident, diagnosis, runbook, self.config, read=self.read_latest)
+        decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit,
+                                waiting=waiting)
+        if waiting and request is None:
+            self.awaiting[incident.id] = runbook
+        else:
+            self.awaiting.pop(incident.id, None)
         report.decisions.append((incident.id, decision))
         incident = steps.add_timeline(incident, now, "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}",
                                       mode=decision.mode.value)
@@ -159,7 +167,7 @@ class Agent:
     def _act(self, incident: Incident, request: Any, rb_action: RunbookAction | None, now: float,
              report: TickReport) -> Incident:
         steps.notify(incident, "acting", f"Taking action: {request.action} on {request.service} "
-                     f"(runbook {request.runbook_id}). Reason: {request.reason}", notifiers=self.notifiers,
+                     f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest)
@@ -172,7 +180,7 @@ class Agent:
                                  "service": request.service, "status": result.status.value,
                                  "detail": result.detail or result.error})
         if result.status is ActionStatus.SUCCEEDED:
-            self.pending[incident.id] = PendingFix(incident.id, request.action, rb_action,
+            self.pending[incident.id] = PendingFix(incident.id, request.action, request.service, rb_action,
                                                    deadline=now + steps.verify_deadline_s(rb_action), started=now)
             return dataclasses.replace(incident, status=IncidentStatus.MITIGATING)
         if result.status is ActionStatus.SKIPPED and result.precheck is not None and not result.precheck.ok:
@@ -188,7 +196,7 @@ class Agent:
         incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL if ask else IncidentStatus.ESCALATED,
                                        escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", text)
-        steps.notify(incident, "approval" if ask else "escalated", text, notifiers=self.notifiers, audit=self.audit,
+        steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.escalated.append(incident.id)
         self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
@@ -200,7 +208,7 @@ class Agent:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident.id, how)
-        steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+        steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.resolved.append(incident.id)
         self.on_event("resolved", {"ts": now, "incident": incident.id, "service": incident.service, "how": how})
@@ -220,7 +228,7 @@ class Agent:
             if incident is None:
                 self.pending.pop(inc_id, None)
                 continue
-            check = steps.verify_symptom(fix.rb_action, incident.service, self.read_latest)
+            check = steps.verify_symptom(fix.rb_action, fix.service, self.read_latest)
             if check.ok and now - fix.started >= 60:
                 incident = steps.add_timeline(incident, now, "verified", check.detail)
                 self._resolve(incident, now, report, f"auto-remediated by {fix.action}; {check.detail}")
@@ -232,18 +240,39 @@ class Agent:
                 incident = dataclasses.replace(incident, status=IncidentStatus.OPEN)
                 self._save(incident)
                 self.process(incident, now, report)   # guardrails escalate once attempts reach the limit
+        for inc_id, runbook in list(self.awaiting.items()):
+            incident = self.incidents.get(inc_id)
+            if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
+                self.awaiting.pop(inc_id, None)
+                continue
+            rb_action, _ = steps.choose_action(incident.diagnosis, runbook, steps.action_service(incident, runbook),
+                                                self.read_latest)
+            if rb_action is not None:          # the pending action is now due: decide again, on live values
+                self.awaiting.pop(inc_id, None)
+                self.watching[inc_id] = now
+                self.process(incident, now, report)
         quiet_s = 600.0
         for inc_id, last in list(self.watching.items()):
             incident = self.incidents.get(inc_id)
             if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
                 self.watching.pop(inc_id, None)
                 continue
+            if inc_id in self.awaiting:
+                continue                       # a known problem whose fix is pending is not a quiet transient
             last_signal = max((s.ts for s in incident.signals), default=last)
             if now - last_signal >= quiet_s:
                 self._resolve(incident, now, report, "no recurrence for 10 minutes; closed without action")
 
 
 # ---------------------------------------------------------------------------------------- wiring
+
+
+def _as_dispatcher(notifiers: Any, store: StateStore) -> Any:
+    """A Dispatcher as is, or a list of notifiers wrapped in one (routing and dedup in one place)."""
+    if hasattr(notifiers, "dispatch"):
+        return notifiers
+    from aisre.notify.dispatch import Dispatcher
+    return Dispatcher(list(notifiers or ()), store=store)
 
 
 def build_agent(config: Config, *, store: StateStore | None = None, clock: Callable[[], float] = time.time,
@@ -258,17 +287,14 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
         from aisre.sources import build_metric_sources
         metric_sources = build_metric_sources(config)
     if log_sources is None:
-        try:
-            from aisre.sources import build_log_sources
-            log_sources = build_log_sources(config)
-        except ImportError:
-            log_sources = {}
+        from aisre.sources import build_log_sources
+        log_sources = build_log_sources(config, store)
     if executors is None:
         from aisre.remediate.registry import build_executors
         executors = build_executors(config, store)
     if notifiers is None:
-        from aisre.notify import build_notifiers
-        notifiers = build_notifiers(config, store)
+        from aisre.notify import build_dispatcher
+        notifiers = build_dispatcher(config, store)
     if retriever is None:
         from aisre.knowledge import build_retriever
         retriever = build_retriever(config)
@@ -280,49 +306,3 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
     return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
                  notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)
 
-
-def drill_config(fleet: Any, *, mode: str = "autonomous", environment: str = "drill") -> Config:
-    """A config describing a simulated fleet: every metric of every service, logs, targets of kind 'sim'."""
-    from aisre.config import load_config
-    scenario = fleet.scenario
-    services = []
-    for svc in scenario.services:
-        metrics = []
-        for m in fleet.metric_names(svc.name):
-            spec: dict[str, Any] = {"name": m, "query": f"{svc.name}:{m}", "source": "sim",
-                                    "direction": DIRECTIONS.get(m, "up")}
-            if m in CAPACITY_METRICS:
-                spec["capacity"] = CAPACITY_METRICS[m]
-            metrics.append(spec)
-        services.append({"name": svc.name, "depends_on": list(svc.depends_on), "metrics": metrics,
-                         "logs": {"source": "sim", "query": svc.name},
-                         "target": {"kind": "sim", "name": svc.name, "namespace": "sim"}})
-    step = int(getattr(scenario, "step_s", 60) or 60)
-    from aisre.policy.actions import ACTIONS
-    safe = sorted(n for n, spec in ACTIONS.items() if str(getattr(spec, "safety", "")) == "safe")
-    return load_config({
-        "environment": environment, "services": services,
-        "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
-        "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
-        "audit": {"path": ""},
-    })
-
-
-def build_drill_agent(fleet: Any, *, mode: str = "autonomous", audit_path: str | None = None,
-                      notifiers: Sequence[Any] = (), retriever: Any = None, analyst: Any = None,
-                      on_event: Callable[[str, dict[str, Any]], None] | None = None) -> Agent:
-    """The standalone agent wired to a simulated fleet: the simulator is a source and a target like any other."""
-    from aisre.sim import SimExecutor, SimLogSource, SimMetricSource
-    from aisre.state import key
-
-    config = drill_config(fleet, mode=mode)
-    store = MemoryStore(clock=fleet.clock)
-    store.set(key("mode"), mode)
-    if audit_path is None:
-        fd, audit_path = tempfile.mkstemp(prefix="aisre-drill-audit-", suffix=".jsonl")
-        os.close(fd)
-    return build_agent(config, store=store, clock=fleet.clock,
-                       metric_sources={"sim": SimMetricSource(fleet)}, log_sources={"sim": SimLogSource(fleet)},
-                       executors={"sim": SimExecutor(fleet)}, notifiers=list(notifiers), retriever=retriever,
-                       analyst=analyst, audit_path=audit_path, change_feed=fleet.changes_until,
-                       on_event=on_event, owner="drill")

@@ -33,26 +33,33 @@ def _err(msg: str) -> int:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    from aisre.agent import build_drill_agent
     from aisre.analysis import build_analyst
     from aisre.config import load_config
     from aisre.knowledge import build_retriever
     from aisre.sim import drill as drills
 
-    retriever = build_retriever(load_config({}))
-    analyst = build_analyst(load_config({}))
+    defaults = load_config({})
+    retriever = build_retriever(defaults)      # loaded once, shared by every drill
+    analyst = build_analyst(defaults)
+    agents: list[tuple[str, Any]] = []
 
     def factory(fleet: Any, scenario: Any) -> Any:
-        return build_drill_agent(fleet, mode=args.mode, retriever=retriever, analyst=analyst)
+        agent = drills.make_agent(fleet, scenario, mode=args.mode, retriever=retriever, analyst=analyst)
+        agents.append((scenario.name, agent))
+        return agent
 
-    progress = None if args.quiet else drills.console_progress(sys.stderr)
-    if args.scenario == "all":
-        suite = drills.run_all(None, seed=args.seed, agent_factory=factory, progress=progress)
-    else:
-        suite = drills.run_all([args.scenario], seed=args.seed, agent_factory=factory, progress=progress)
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    names = None if args.scenario == "all" else [args.scenario]
+    suite = drills.run_all(names, seed=args.seed, agent_factory=factory, progress=progress)
     if args.scenario != "all" or args.reports:
-        for result in suite.results:
-            print(drills.render_text_report(result))
+        from aisre.notify.report import render_report
+        for name, agent in agents:
+            for incident in agent.incidents.values():
+                print(f"\n===== {name}: incident {incident.id} =====")
+                print(render_report(incident, "text", environment=agent.config.environment))
     print(suite.table())
     if args.html:
         os.makedirs(os.path.dirname(os.path.abspath(args.html)), exist_ok=True)

@@ -82,11 +82,11 @@ class Runtime:
         return self._get("executors", make)
 
     @property
-    def notifiers(self) -> list[Any]:
+    def dispatcher(self) -> Any:
         def make() -> Any:
-            from aisre.notify import build_notifiers
-            return build_notifiers(self.config, self.store)
-        return self._get("notifiers", make)
+            from aisre.notify import build_dispatcher
+            return build_dispatcher(self.config, self.store)
+        return self._get("dispatcher", make)
 
     @property
     def metric_sources(self) -> Mapping[str, Any]:
@@ -109,7 +109,9 @@ class Runtime:
         if spec is None or spec.source not in self.metric_sources:
             return None
         now = self.clock()
-        series = self.metric_sources[spec.source].query_range(spec.query, now - 600, now, 30)
+        window = max(600.0, float(self.config.detection.get("lookback_minutes", 60)) * 60)
+        step = float(self.config.detection.get("step_s", 60))
+        series = self.metric_sources[spec.source].query_range(spec.query, now - window, now, step)
         points = sorted(p for s in series for p in s.points)
         return points[-1][1] if points else None
 
@@ -160,8 +162,10 @@ class Runtime:
         if incident.diagnosis is None:
             raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
-        request = steps.build_request(incident, incident.diagnosis, rb, self.config)
-        decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails, audit=self.audit)
+        _, waiting = steps.choose_action(incident.diagnosis, rb, steps.action_service(incident, rb), self.read_latest)
+        request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.read_latest)
+        decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
+                                          audit=self.audit, waiting=waiting)
         incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
         self.correlator.save(incident)
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
@@ -182,7 +186,7 @@ class Runtime:
         rb_action = self._runbook_action(incident, req.action) if incident else None
         if incident is not None:
             steps.notify(incident, "acting", f"Taking action: {req.action} on {req.service}"
-                         + (f" (approved by {approved_by})" if approved_by else ""), notifiers=self.notifiers,
+                         + (f" (approved by {approved_by})" if approved_by else ""), dispatcher=self.dispatcher,
                          audit=self.audit, environment=self.config.environment)
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
@@ -198,7 +202,8 @@ class Runtime:
 
     def verify(self, incident_id: str, action: str) -> dict[str, Any]:
         incident = self.incident(incident_id)
-        check = steps.verify_symptom(self._runbook_action(incident, action), incident.service, self.read_latest)
+        service = next((a.service for a in reversed(incident.actions) if a.action == action), incident.service)
+        check = steps.verify_symptom(self._runbook_action(incident, action), service, self.read_latest)
         self.audit.append("verify", incident_id, {"ok": check.ok, "detail": check.detail})
         return check.to_dict()
 
@@ -213,7 +218,7 @@ class Runtime:
         incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED, escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
         self.correlator.save(incident)
-        receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", notifiers=self.notifiers,
+        receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", dispatcher=self.dispatcher,
                                 audit=self.audit, environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 
@@ -224,7 +229,7 @@ class Runtime:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident_id, how)
-        receipts = steps.notify(incident, "resolved", how, notifiers=self.notifiers, audit=self.audit,
+        receipts = steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                                 environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 

@@ -48,7 +48,7 @@ class SensorCore:
             return MetricWatcher(self.config, sources, self.store, clock=self.clock)
         if sources is None:
             from aisre.sources import build_log_sources
-            sources = build_log_sources(self.config)
+            sources = build_log_sources(self.config, self.store)
         return LogWatchRunner(self.config, sources, self.store, clock=self.clock)
 
     @property

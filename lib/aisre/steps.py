@@ -69,27 +69,76 @@ def target_for(config: Config, service: str) -> Target:
     return Target(kind=t.kind, name=t.name or service, namespace=t.namespace, extra=dict(t.extra))
 
 
+def action_service(incident: Incident, runbook: Runbook | None) -> str:
+    """The service the runbook's fix applies to: the one showing the runbook's symptoms.
+
+    A correlated incident can span services (its ``service`` is the root dependency); a memory leak on
+    checkout inside an incident grouped under orders-db must restart checkout, not the database.
+    """
+    if runbook is None:
+        return incident.service
+    metrics = {m.metric for m in runbook.symptoms.metrics}
+    sigs = {x.lower() for x in runbook.symptoms.log_signatures}
+    for s in sorted(incident.signals, key=lambda s: (s.severity.rank, s.ts), reverse=True):
+        if s.resolved:
+            continue
+        if s.name in metrics or (s.signature and s.signature.lower() in sigs) or \
+                (s.evidence.get("runbook_id") == runbook.id if isinstance(s.evidence, Mapping) else False):
+            return s.service
+    return incident.service
+
+
+def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
+                  read: MetricReader | None) -> tuple[RunbookAction | None, str]:
+    """The runbook action to run now, or ``(None, why we wait)``.
+
+    The analyst judged preconditions on the evidence it saw (the signals). A known problem whose action
+    is not yet warranted (a leak at 60 % when the runbook restarts above 80 %) is *pending*: the
+    preconditions are re-read on live values, and the action becomes due once they hold.
+    """
+    if runbook is None:
+        return None, ""
+    if diagnosis.proposed_action:
+        return runbook.action(diagnosis.proposed_action), ""
+    if diagnosis.classification is not Classification.KNOWN or not runbook.auto_remediate or read is None:
+        return None, ""
+    waiting: list[str] = []
+    for act in runbook.actions:
+        if not act.preconditions:
+            continue
+        pre = preconditions_hold(act, service, read)
+        if pre.ok:
+            return act, ""
+        detail = pre.detail.replace("precondition no longer holds: ", "")
+        if detail not in waiting:
+            waiting.append(detail)
+    return None, ("waiting for " + "; ".join(waiting)) if waiting else ""
+
+
 def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
-                  *, requested_by: str = "aisre") -> ActionRequest | None:
-    """The action the diagnosis proposes, with the runbook's parameters. Only runbook actions qualify."""
-    if runbook is None or not diagnosis.proposed_action:
-        return None
-    rb_action = runbook.action(diagnosis.proposed_action)
-    if rb_action is None:
+                  *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
+    """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
+    service = action_service(incident, runbook)
+    rb_action, _ = choose_action(diagnosis, runbook, service, read)
+    if runbook is None or rb_action is None:
         return None
     params = dict(rb_action.params)
     # Model-proposed parameters may only fill keys the runbook action already declares.
     for k, v in (diagnosis.action_params or {}).items():
         if k in params and isinstance(v, (str, int, float, bool)):
             params[k] = v
-    return ActionRequest(action=rb_action.action, service=incident.service, target=target_for(config, incident.service),
+    return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
                          reason=diagnosis.summary[:300], requested_by=requested_by)
 
 
 def decide(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, request: ActionRequest | None, *,
-           guardrails: Any, audit: Any) -> Decision:
-    decision = guardrails.decide(incident, diagnosis, runbook, request)
+           guardrails: Any, audit: Any, waiting: str = "") -> Decision:
+    if request is None and waiting and guardrails.mode() is not Mode.OFF:
+        decision = Decision(verdict=Verdict.WATCH, reasons=(f"known problem ({diagnosis.runbook_id}); {waiting}",),
+                            mode=guardrails.mode())
+    else:
+        decision = guardrails.decide(incident, diagnosis, runbook, request)
     audit.append("decision", incident.id, {
         "verdict": decision.verdict.value, "reasons": list(decision.reasons), "mode": decision.mode.value,
         "classification": diagnosis.classification.value, "runbook": diagnosis.runbook_id,
@@ -200,16 +249,12 @@ def notification_for(incident: Incident, kind: str, text: str, *, environment: s
                         severity=incident.severity, fingerprint=incident.fingerprint)
 
 
-def notify(incident: Incident, kind: str, text: str, *, notifiers: Sequence[Any], audit: Any,
-           environment: str = "") -> list[Any]:
-    """Send one notification to every notifier; failures come back as receipts, all audited."""
+def notify(incident: Incident, kind: str, text: str, *, dispatcher: Any, audit: Any,
+           environment: str = "", links: Mapping[str, str] | None = None) -> list[Any]:
+    """Route one notification through the dispatcher (channel routing, dedup per fingerprint); audited."""
     note = notification_for(incident, kind, text, environment=environment)
-    receipts = []
-    for n in notifiers:
-        try:
-            receipts.append(n.send(note, incident))
-        except Exception as exc:  # a notifier must never break the pipeline; it is audited instead
-            from aisre.models import Receipt
-            receipts.append(Receipt(channel=getattr(n, "channel", type(n).__name__), ok=False, detail=str(exc)[:300]))
-    audit.append("notification", incident.id, {"kind": kind, "receipts": [r.to_dict() for r in receipts]})
-    return receipts
+    if links:
+        note = dataclasses.replace(note, links=dict(links))
+    result = dispatcher.dispatch(note, incident)
+    audit.append("notification", incident.id, {"kind": kind, **result.to_dict()})
+    return list(result.receipts)

@@ -106,7 +106,6 @@ class MetricWatcher:
     def poll_once(self, now: float | None = None) -> list[Signal]:
         """One cycle over every series. Never raises for a source error: it is recorded in ``stats``."""
         now = self.clock() if now is None else now
-        pending = list(self.pending())
         found: list[Signal] = []
         self.stats = WatchStats(last_ok_ts=self.stats.last_ok_ts)
         for svc in self.config.services:
@@ -119,8 +118,6 @@ class MetricWatcher:
                 self.stats.polled += 1
         if not self.stats.errors or self.stats.polled > len(self.stats.errors):
             self.stats.last_ok_ts = now
-        if found:
-            self._save_outbox(pending + [s.to_dict() for s in found])
         self.stats.signals = len(found)
         return found
 
@@ -148,6 +145,9 @@ class MetricWatcher:
         del hist[:-720]
         self.latest[(svc.name, spec.name)] = points[-1]
         self.stats.points += len(points)
+        # outbox, then detector state, then cursor (see the module docstring)
+        if out:
+            self._save_outbox(self.pending() + [s.to_dict() for s in out])
         set_json(self.store, f"aisre.detector.{svc.name}:{spec.name}", monitor.to_state())
         self.store.set(cursor_key, repr(points[-1][0]))
         return out
@@ -204,7 +204,6 @@ class LogWatchRunner:
         now = self.clock() if now is None else now
         found: list[Signal] = []
         self.stats = WatchStats(last_ok_ts=self.stats.last_ok_ts)
-        pending = get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or []
         for svc in self.config.services:
             if not svc.logs:
                 continue
@@ -214,30 +213,34 @@ class LogWatchRunner:
             if source is None:
                 self.stats.errors.append(f"{svc.name}: no log source {source_name!r}")
                 continue
-            cursor_key = f"aisre.cursor.logs.{svc.name}"
-            raw_cursor = self.store.get(cursor_key)
-            cursor = float(raw_cursor) if raw_cursor else now - 300
+            from aisre.sources.cursor import fetch_new
             try:
-                records = list(source.fetch(svc.logs.get("query") or svc.name, cursor, now, self.limit))
+                res = fetch_new(source, svc.logs.get("query") or svc.name, self.store, now=now, stream=svc.name,
+                                limit=self.limit, settle_s=float(getattr(source, "settle_s", 15.0)),
+                                commit_cursor=False)
             except IntegrationError as exc:
                 self.stats.errors.append(f"{svc.name}: {exc}")
                 log.warning("log poll failed for %s: %s", svc.name, exc)
                 continue
-            records = [r for r in records if r.ts >= cursor]
+            records = list(res.records)
             if not records:
+                res.commit(self.store)
                 continue
             buf = self.recent.setdefault(svc.name, [])
             buf.extend(records)
             del buf[:-200]
             watcher = self._watcher(svc.name)
-            found.extend(watcher.observe(records, now))
+            new_signals = watcher.observe(records, now)
+            found.extend(new_signals)
+            # outbox, then detector state, then cursor: a crash anywhere re-reads rather than loses,
+            # and deterministic signal ids make the re-reads harmless downstream
+            if new_signals:
+                seen = {i["id"]: i for i in (get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or [])}
+                seen.update({x.id: x.to_dict() for x in new_signals})
+                set_json(self.store, OUTBOX_KEY.format(watcher=self.name), list(seen.values()))
             set_json(self.store, f"aisre.logwatch.{svc.name}", watcher.to_state())
-            self.store.set(cursor_key, repr(max(r.ts for r in records) + 1e-6))
+            res.commit(self.store)
             self.stats.points += len(records)
-        if found:
-            seen = {i["id"]: i for i in pending}
-            seen.update({s.id: s.to_dict() for s in found})
-            set_json(self.store, OUTBOX_KEY.format(watcher=self.name), list(seen.values()))
         self.stats.last_ok_ts = now
         self.stats.signals = len(found)
         return found
