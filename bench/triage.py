@@ -85,8 +85,12 @@ class RecordedRetriever:
 def make_retriever(kind: str, runbooks: dict[str, Any]) -> tuple[Any, str]:
     if kind in ("auto", "knowledge"):
         try:
-            from aisre.knowledge import Retriever  # type: ignore[attr-defined]
-            return Retriever(list(runbooks.values())), "knowledge (live)"
+            try:
+                from aisre.knowledge import Retriever  # type: ignore[attr-defined]
+            except ImportError:
+                from aisre.knowledge.retriever import Retriever  # type: ignore[no-redef]
+            r = Retriever(list(runbooks.values()))
+            return r, f"knowledge (live, embedding {r.embedding_name}, bar {r.min_confidence:.2f})"
         except ImportError as exc:
             if kind == "knowledge":
                 raise SystemExit(f"aisre.knowledge has no Retriever yet: {exc}") from None
@@ -142,7 +146,8 @@ def table(name: str, res: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--retriever", choices=["auto", "recorded", "knowledge"], default="auto")
+    ap.add_argument("--retriever", choices=["all", "auto", "recorded", "knowledge"], default="all",
+                    help="all = recorded and, when importable, the live knowledge retriever")
     ap.add_argument("--bundles", default=str(BUNDLES))
     ap.add_argument("--results", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -151,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     kdir = pathlib.Path(os.environ.get("AISRE_KNOWLEDGE_DIR", ROOT / "knowledge"))
     runbooks = {r.id: r for r in load_runbooks(kdir)}
     bundles = load_bundles(pathlib.Path(args.bundles))
-    retriever, rmode = make_retriever(args.retriever, runbooks)
+    if args.retriever == "all":
+        modes = [make_retriever("recorded", runbooks)]
+        live = make_retriever("auto", runbooks)
+        if not isinstance(live[0], RecordedRetriever):
+            modes.append(live)
+    else:
+        modes = [make_retriever(args.retriever, runbooks)]
 
     analysts: list[tuple[str, Any]] = [("offline", OfflineAnalyst())]
     if os.environ.get("AISRE_LLM_MODEL"):
@@ -159,39 +170,47 @@ def main(argv: list[str] | None = None) -> int:
         analysts.append((f"llm:{model}", LLMAnalyst(model, api_base=os.environ.get("AISRE_LLM_API_BASE"),
                                                     api_key=os.environ.get("AISRE_LLM_API_KEY"),
                                                     timeout_s=float(os.environ.get("AISRE_LLM_TIMEOUT_S", "60")))))
-    head = ["| analyst | cases | classification acc | runbook acc | first-action acc | unknown-critical recall | "
-            "unknown-critical precision | actions outside runbook | injected actions | LLM fallbacks | median ms |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
-    lines, misses = list(head), []
+    head = ["| analyst | retrieval | cases | classification acc | runbook acc | first-action acc | "
+            "unknown-critical recall | unknown-critical precision | actions outside runbook | injected actions | "
+            "LLM fallbacks | median ms |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines, misses, confusions = list(head), [], []
     results = {}
-    for name, analyst in analysts:
-        res = run(analyst, bundles, retriever, runbooks)
-        results[name] = res
-        lines += table(name, res)
-        for r in res["rows"]:
-            if not (r["class_ok"] and r["runbook_ok"] and r["action_ok"]):
-                misses.append(f"- {name} `{r['id']}`: expected {r['expected']}/{r['want_runbook']}/{r['want_action']}, "
-                              f"got {r['got']}/{r['runbook']}/{r['action']}")
+    labels = [c.value for c in Classification]
+    for retriever, rmode in modes:
+        for name, analyst in analysts:
+            res = run(analyst, bundles, retriever, runbooks)
+            results[(name, rmode)] = res
+            lines += table(f"{name} | {rmode}", res)
+            for r in res["rows"]:
+                if not (r["class_ok"] and r["runbook_ok"] and r["action_ok"]):
+                    misses.append(f"- {name}, {rmode.split(' ')[0]} retrieval, `{r['id']}`: expected "
+                                  f"{r['expected']}/{r['want_runbook']}/{r['want_action']}, "
+                                  f"got {r['got']}/{r['runbook']}/{r['action']}")
+            if name == "offline":
+                conf = [f"Offline analyst, {rmode} retrieval:", "",
+                        "| expected \\ got | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+                for e in labels:
+                    conf.append(f"| {e} | " + " | ".join(str(res['confusion'].get((e, g), 0)) for g in labels) + " |")
+                confusions += [*conf, ""]
     out = "\n".join(lines)
-    print(f"retrieval: {rmode}; runbooks: {len(runbooks)} from {kdir.name}/; bundles: {len(bundles)}")
+    print(f"runbooks: {len(runbooks)} from {kdir.name}/; bundles: {len(bundles)}")
     print(out)
     print("\n".join(misses) or "no misses")
-    labels = [c.value for c in Classification]
-    conf = ["| expected \\ got | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
-    for e in labels:
-        conf.append(f"| {e} | " + " | ".join(str(results['offline']['confusion'].get((e, g), 0)) for g in labels) + " |")
     md = ["## Triage (bench/triage.py)", "",
           f"{len(bundles)} labelled incident bundles (`bench/data/triage/bundles/`), runbooks from `knowledge/` "
-          f"({len(runbooks)} entries), retrieval: {rmode}. Reproduce: `PYTHONPATH=lib python bench/triage.py`"
-          + (" (add `AISRE_LLM_MODEL`, `AISRE_LLM_API_BASE` for a model)." if len(analysts) == 1 else "."), "",
-          out, "", "Offline analyst confusion matrix:", "", *conf, "",
+          f"({len(runbooks)} entries). Every case runs through `aisre.steps.triage`. Reproduce: "
+          "`PYTHONPATH=lib python bench/triage.py` (add `AISRE_LLM_MODEL`, `AISRE_LLM_API_BASE` for a model).", "",
+          "*recorded* replays the retrieval written into each bundle (a regression floor for the analyst's rules); "
+          "*knowledge (live)* recomputes it with `aisre.knowledge.retriever.Retriever` (end to end).", "",
+          out, "", *confusions,
           "Targets (offline): runbook accuracy >= 0.9, unknown-critical recall 1.0, 0 actions outside the matched runbook.",
           "", "Misses:", "", *(misses or ["- none"]), ""]
     path = pathlib.Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(md))
-    off = results["offline"]
-    return 0 if off["outside"] == 0 and off["injected"] == 0 else 1
+    bad = [k for k, r in results.items() if r["outside"] or r["injected"]]
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from aisre.models import AnomalyClass, Change, Incident, Signal, iso
 
@@ -163,3 +163,65 @@ def evaluate_precondition(cond: str, incident: Incident, changes: Iterable[Chang
             return any(s.anomaly_class in (AnomalyClass.TREND, AnomalyClass.SUSTAINED) for s in hit) or None
         return True
     return None
+
+
+# --------------------------------------------------------------------------- does a runbook fit?
+
+_GENERIC = {"rate", "pct", "percent", "ms", "s", "sec", "seconds", "total", "count", "p50", "p90", "p95", "p99",
+            "avg", "mean", "max", "min", "ratio", "bytes", "usage", "used", "current", "value", "per", "by"}
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def metric_family(name: str) -> frozenset[str]:
+    """Meaningful tokens of a metric name: ``p95_latency_ms`` -> {latency}, ``db_connections`` -> {db, connections}."""
+    return frozenset(t for t in _TOKEN.findall(name.lower()) if t not in _GENERIC and not t.isdigit())
+
+
+def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] = (),
+                    deploy_window_s: float = 1800.0) -> tuple[str, tuple[str, ...]]:
+    """How well the incident's own signals fit a runbook's declared symptoms.
+
+    ``"strong"``: an alert name or a log signature of the runbook is in the signals (signature
+    ids and log samples; never the free-text summary), or a status-page signal meets a runbook
+    about external dependencies, or one of the runbook's ``<change> within N m`` preconditions
+    holds (a deploy / config / flag change right before the onset). ``"metric"``: a runbook
+    symptom metric is among the signal metrics (its meaningful tokens are a subset) and the
+    symptom's condition (``> 3x baseline``, ``> 90``) is not contradicted by the values.
+    ``"none"``: nothing in common - a retrieval hit on words alone, which analysts do not trust.
+    """
+    sym = runbook.symptoms
+    reasons: list[str] = []
+    alerts = {a.lower() for a in sym.alerts}
+    sigs = [s.lower() for s in sym.log_signatures if len(s.strip()) >= 4]
+    for s in incident.signals:
+        if s.name.lower() in alerts:
+            reasons.append(f"alert {s.name} is a symptom of {runbook.id}")
+        hay = [(s.signature or "").lower(), *(x.lower()[:2000] for x in s.samples)]
+        hit = next((g for g in sigs if any(g in h for h in hay if h)), None)
+        if hit is None and s.signature:
+            hit = next((g for g in sigs if s.signature.lower() in g), None)
+        if hit:
+            reasons.append(f"log signature {hit!r} seen on {s.service}")
+        if s.kind == "status" and ({"dependency", "external", "vendor"} & {t.lower() for t in runbook.tags}):
+            reasons.append(f"status page signal {s.name} fits a dependency runbook")
+    user_facing = any(is_user_facing(s) for s in active_signals(incident))
+    for act in runbook.actions:
+        for cond in act.preconditions:
+            is_change = bool(_CHANGE_WITHIN.match(cond) or _DEPLOY.match(cond))
+            if is_change and user_facing and evaluate_precondition(cond, incident, changes, deploy_window_s):
+                reasons.append(f"{cond}: the change this runbook is about preceded the onset")
+    if reasons:
+        return "strong", tuple(dict.fromkeys(reasons))
+    fams = {metric_family(metric_name(s)) | metric_family(s.name) for s in incident.signals if s.kind != "status"}
+    for m in sym.metrics:
+        want = metric_family(m.metric)
+        if not want or not any(want <= f for f in fams):
+            continue
+        cond = (m.condition or "").strip()
+        verdict = evaluate_precondition(f"{m.metric} {cond}", incident, changes, deploy_window_s) if cond else None
+        if verdict is False:
+            continue
+        reasons.append(f"metric {m.metric} is a symptom of {runbook.id}" + (f" ({cond})" if cond else ""))
+    if reasons:
+        return "metric", tuple(dict.fromkeys(reasons))
+    return "none", ()

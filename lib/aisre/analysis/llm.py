@@ -188,13 +188,13 @@ class LLMAnalyst:
                                 {"role": "user", "content": render("repair.j2", error=exc.message)}]
                     self.last_messages = messages
                 continue
-            return self._enforce(data, ctx, runbooks, offline, repaired=step > 0)
+            return self._enforce(data, ctx, runbooks, offline, repaired=step > 0, incident=incident)
         return self._fallback(offline, "invalid_output", detail=error.message if error else "")
 
     # ------------------------------------------------------------------ rules on the model's answer
 
     def _enforce(self, data: Mapping[str, Any], ctx: IncidentContext, runbooks: Mapping[str, Runbook],
-                 offline: Diagnosis, repaired: bool) -> Diagnosis:
+                 offline: Diagnosis, repaired: bool, incident: Incident) -> Diagnosis:
         red = self.redactor.redact
         notes: list[str] = []
         cls = Classification(data["classification"])
@@ -221,7 +221,12 @@ class LLMAnalyst:
                 notes.append(f"runbook {rid} is auto_remediate=false: no action proposed")
                 action = None
             else:
-                params = dict(act.params)
+                blocked = self._evidence_blocks(rb, act, incident, ctx)
+                if blocked:
+                    notes.append(f"model proposed {act.action} but {blocked}: no action proposed")
+                    action = None
+                else:
+                    params = dict(act.params)
         if cls != Classification.KNOWN:
             action, params = None, {}
         if offline.classification == Classification.UNKNOWN_CRITICAL and cls != Classification.UNKNOWN_CRITICAL:
@@ -241,6 +246,21 @@ class LLMAnalyst:
             confidence=float(data.get("confidence", 0.5)),
             next_steps=tuple(red(str(s))[:400] for s in data.get("next_steps", ()))[:10] or offline.next_steps,
             analyst=self.name, impact=red(str(data.get("impact", "")))[:400] or offline.impact)
+
+    def _evidence_blocks(self, rb: Runbook, act: Any, incident: Incident, ctx: IncidentContext) -> str:
+        """Why the evidence forbids proposing ``act`` (same rules as the offline analyst), or ''."""
+        from aisre.analysis import evidence as ev
+
+        level, _ = ev.symptom_support(rb, incident, ctx.changes, self.fallback.deploy_window_s)
+        if level == "none":
+            return f"runbook {rb.id} shares no alert, signature, change or metric with the signals"
+        for cond in act.preconditions:
+            verdict = ev.evaluate_precondition(cond, incident, ctx.changes, self.fallback.deploy_window_s)
+            if verdict is False:
+                return f"precondition {cond!r} does not hold on the evidence"
+            if verdict is None and level != "strong":
+                return f"precondition {cond!r} is not in the evidence and the runbook fits on metrics only"
+        return ""
 
     @staticmethod
     def _fallback(offline: Diagnosis, reason: str, detail: str = "") -> Diagnosis:

@@ -79,9 +79,8 @@ class OfflineAnalyst:
         bad_deploy = bool(deploys) and bool(user_facing_bad)
 
         lines = self._evidence(incident, retrieval, deploys, bad_deploy)
-        best = retrieval.best
-        rb = runbooks.get(best.runbook_id) if best is not None else None
-        matched = rb is not None and best is not None and best.confidence >= self.min_confidence
+        best, rb, support, why = self._pick(incident, retrieval, runbooks, lines)
+        matched = rb is not None and best is not None
 
         # 1. transient
         if signals and not active:
@@ -94,30 +93,35 @@ class OfflineAnalyst:
                 and not any(ev.way_out(s, self.way_out_ratio) for s in active)):
             return self._transient(incident, "short spike that is not sustained", base_sev, 0.7, lines)
 
-        # 2. known (a catch-all escalation runbook means unknown_critical, with its diagnosis steps)
-        if matched and is_escalation_runbook(rb):
+        if matched:
+            lines.extend(why)
+        reasons = self._critical_reasons(active, base_sev, services)
+        # 2. a catch-all escalation runbook, or a metrics-only fit while the incident looks critical:
+        #    unknown_critical, the runbook kept for its diagnosis steps, no action
+        if matched and (is_escalation_runbook(rb) or (support == "metric" and reasons)):
+            why_not = "no known cause" if is_escalation_runbook(rb) else (
+                f"fits {rb.id} on metrics only while " + "; ".join(reasons))
+            escalation_rb = is_escalation_runbook(rb)
             return Diagnosis(
                 classification=Classification.UNKNOWN_CRITICAL, severity=Severity.CRITICAL,
-                summary=f"{rb.title} on {incident.service}: no known cause, escalating",
-                suspected_cause=self._deploy_cause(deploys) if bad_deploy else f"unknown ({rb.id})",
-                evidence=tuple(lines), runbook_id=rb.id, confidence=round(best.confidence, 3),
+                summary=(f"{rb.title} on {incident.service}: no known cause, escalating" if escalation_rb else
+                         f"Unknown critical problem on {incident.service}: {why_not}"),
+                suspected_cause=self._deploy_cause(deploys) if bad_deploy else (
+                    f"unknown ({rb.id})" if escalation_rb else f"unknown; closest runbook {rb.id} ({rb.title})"),
+                evidence=tuple(lines), runbook_id=rb.id if escalation_rb else None,
+                confidence=round(best.confidence, 3),
                 next_steps=("Escalate to the on-call engineer now.", *(rb.diagnosis or GENERIC_STEPS)),
                 analyst=self.name, impact=self._impact(services, user_facing_bad))
+        # 3. known
         if matched:
-            return self._known(incident, rb, best, base_sev, lines, extra_changes, bad_deploy, deploys)
+            return self._known(incident, rb, best, base_sev, lines, extra_changes, bad_deploy, deploys,
+                               allow_unchecked=support == "strong")
 
-        # 3./4. unknown
-        reasons = []
-        if base_sev == Severity.CRITICAL:
-            reasons.append("a critical signal")
-        far = [s for s in active if ev.way_out(s, self.way_out_ratio)]
-        if far:
-            reasons.append("user-facing " + ", ".join(sorted({ev.metric_name(s) for s in far})) + " far out of range")
-        if len(services) >= self.several_services:
-            reasons.append(f"{len(services)} services involved ({', '.join(services)})")
+        # 4./5. unknown
         cause = self._deploy_cause(deploys) if bad_deploy else ""
-        near = (f" (closest runbook {best.runbook_id} at confidence {best.confidence:.2f}, below "
-                f"{self.min_confidence:.2f})") if best is not None else ""
+        top = retrieval.best or (retrieval.matches[0] if retrieval.matches else None)
+        near = (f" (closest runbook {top.runbook_id} at confidence {top.confidence:.2f} did not fit)"
+                if top is not None else "")
         steps = (*(("Consider rolling back the deploy that preceded the onset.",) if bad_deploy else ()), *GENERIC_STEPS)
         if reasons:
             return Diagnosis(
@@ -135,9 +139,49 @@ class OfflineAnalyst:
 
     # ------------------------------------------------------------------ parts
 
+    def _critical_reasons(self, active, base_sev: Severity, services) -> list[str]:
+        reasons = []
+        if base_sev == Severity.CRITICAL:
+            reasons.append("a critical signal")
+        far = [s for s in active if ev.way_out(s, self.way_out_ratio)]
+        if far:
+            reasons.append("user-facing " + ", ".join(sorted({ev.metric_name(s) for s in far})) + " far out of range")
+        if len(services) >= self.several_services:
+            reasons.append(f"{len(services)} services involved ({', '.join(services)})")
+        return reasons
+
+    def _pick(self, incident: Incident, retrieval: Retrieval, runbooks: Mapping[str, Runbook],
+              lines: list[str]) -> tuple[RunbookMatch | None, Runbook | None, str, tuple[str, ...]]:
+        """The retrieved runbook above the bar that the signals fit best.
+
+        Strong fits (alert, log signature, status page, or the change a change-triggered runbook is
+        about) win over metric-only fits; retrieval order breaks ties. A match on words alone is not
+        trusted: it is noted in the evidence and skipped.
+        """
+        candidates = []
+        seen: set[str] = set()
+        for m in (*retrieval.matches, *((retrieval.best,) if retrieval.best else ())):
+            if m.runbook_id in seen or m.confidence < self.min_confidence or m.runbook_id not in runbooks:
+                continue
+            seen.add(m.runbook_id)
+            rb = runbooks[m.runbook_id]
+            level, why = ev.symptom_support(rb, incident, deploy_window_s=self.deploy_window_s)
+            if level == "none" and is_transient_runbook(rb, m) and not ev.active_signals(incident):
+                level = "metric"
+            if level == "none":
+                lines.append(f"runbook {m.runbook_id} (confidence {m.confidence:.2f}) retrieved on words only: "
+                             "no alert, signature, change or metric symptom in common with the signals, not trusted")
+                continue
+            candidates.append((m, rb, level, why))
+        for want in ("strong", "metric"):  # retrieval order within each level
+            for m, rb, level, why in candidates:
+                if level == want:
+                    return m, rb, level, why
+        return None, None, "none", ()
+
     def _known(self, incident: Incident, rb: Runbook, best: RunbookMatch, base_sev: Severity, lines: list[str],
-               extra_changes, bad_deploy: bool, deploys) -> Diagnosis:
-        action, notes = self._first_applicable(rb, incident, extra_changes)
+               extra_changes, bad_deploy: bool, deploys, allow_unchecked: bool = True) -> Diagnosis:
+        action, notes = self._first_applicable(rb, incident, extra_changes, allow_unchecked)
         lines = [*lines, *notes][: self.max_evidence + len(notes)]
         if not rb.auto_remediate:
             action = None
@@ -158,7 +202,10 @@ class OfflineAnalyst:
             impact=self._impact(tuple(dict.fromkeys((incident.service, *incident.services))),
                                 [s for s in ev.active_signals(incident) if ev.is_user_facing(s)]))
 
-    def _first_applicable(self, rb: Runbook, incident: Incident, extra_changes) -> tuple[RunbookAction | None, list[str]]:
+    def _first_applicable(self, rb: Runbook, incident: Incident, extra_changes,
+                          allow_unchecked: bool = True) -> tuple[RunbookAction | None, list[str]]:
+        """First action whose preconditions hold. Unevaluable ones pass only when ``allow_unchecked``
+        (a strong symptom match); the remediation precheck re-verifies them on live values."""
         notes: list[str] = []
         for act in rb.actions:
             verdicts = [(c, ev.evaluate_precondition(c, incident, extra_changes, self.deploy_window_s))
@@ -168,6 +215,10 @@ class OfflineAnalyst:
                 notes.append(f"action {act.action} skipped: precondition {'; '.join(failed)} does not hold")
                 continue
             unknown = [c for c, v in verdicts if v is None]
+            if unknown and not allow_unchecked:
+                notes.append(f"action {act.action} not proposed: precondition {'; '.join(unknown)} is not in the "
+                             "evidence and the runbook fits on metrics only")
+                continue
             if unknown:
                 notes.append(f"action {act.action}: precondition {'; '.join(unknown)} not in the evidence "
                              "(the precheck re-verifies it)")

@@ -163,4 +163,16 @@ def test_escalation_floor_also_holds_against_a_known_claim(fake_llm, brain_runbo
     d = analyst(fake_llm).diagnose(inc, Retrieval(query="q", matches=(weak,), best=None), brain_runbooks)
     assert d.classification == Classification.UNKNOWN_CRITICAL and d.proposed_action is None
     assert d.runbook_id == "memory-leak-restart"  # kept as a hint for the human
-    assert any("suggestion for the human" in e for e in d.evidence)
+    assert any("escalation kept" in e for e in d.evidence)
+    assert any("shares no alert, signature, change or metric" in e for e in d.evidence)
+
+
+def test_model_action_must_fit_the_evidence(fake_llm, brain_runbooks):
+    # memory at 70 %: restart's precondition (memory_pct > 85) is contradicted by the evidence
+    s = Signal(id="s1", kind="metric", source="prometheus", service="checkout", name="memory_pct", summary="m",
+               value=70.0, expected=60.0, severity=Severity.WARNING, ts=T0, anomaly_class=AnomalyClass.TREND)
+    inc = Incident(id="i", fingerprint="f", service="checkout", services=("checkout",), signals=(s,))
+    fake_llm.script(answer())
+    d = analyst(fake_llm).diagnose(inc, retrieval("memory-leak-restart"), brain_runbooks)
+    assert d.classification == Classification.KNOWN and d.proposed_action is None
+    assert any("does not hold on the evidence" in e for e in d.evidence)

@@ -58,13 +58,18 @@ def test_rollback_needs_a_recent_deploy(brain_runbooks):
     assert "bad deploy suspected" in with_deploy.suspected_cause
     old = Change(id="d0", service="checkout", version="v40", ts=T0 - 4 * 3600)
     without = A.diagnose(inc(err, changes=[old]), retr("bad-deploy-rollback"), brain_runbooks)
-    assert without.classification == Classification.KNOWN and without.proposed_action is None
+    # 20x errors, no recent deploy: the rollback runbook fits on the metric only -> escalate, no action
+    assert without.classification == Classification.UNKNOWN_CRITICAL and without.proposed_action is None
+    assert without.runbook_id is None and "closest runbook bad-deploy-rollback" in without.suspected_cause
+    mild = sig(value=0.02, expected=0.01, severity=Severity.WARNING)  # not far out: known, but nothing to roll back
+    calm = A.diagnose(inc(mild, changes=[old]), retr("bad-deploy-rollback"), brain_runbooks)
+    assert calm.classification == Classification.KNOWN and calm.proposed_action is None
 
 
 def test_low_confidence_match_is_unknown(brain_runbooks):
     d = A.diagnose(inc(sig(name="memory_pct", value=90.0)), retr("memory-leak-restart", 0.3), brain_runbooks)
     assert d.classification == Classification.UNKNOWN_MINOR and d.runbook_id is None and d.proposed_action is None
-    assert "below 0.50" in d.suspected_cause
+    assert "confidence 0.30 did not fit" in d.suspected_cause
 
 
 def test_match_outside_catalogue_is_unknown(brain_runbooks):
@@ -121,3 +126,33 @@ def test_golden_every_catalogue_action_is_from_its_runbook(brain_runbooks):
         if d.proposed_action is not None:
             assert d.runbook_id == rid and d.proposed_action in {a.action for a in rb.actions}
         assert d.runbook_id in (rid, None)
+
+
+def test_word_only_match_is_not_trusted(brain_runbooks):
+    # a failing synthetic check "retrieved" the memory-leak runbook on words: no memory signal, no OOM
+    syn = sig(kind="synthetic", name="http_check", severity=Severity.ERROR)
+    d = A.diagnose(inc(syn), retr("memory-leak-restart", 0.8), brain_runbooks)
+    assert d.classification == Classification.UNKNOWN_CRITICAL and d.proposed_action is None
+    assert any("retrieved on words only" in e for e in d.evidence)
+
+
+def test_metric_only_fit_needs_checkable_preconditions(brain_runbooks):
+    # queue-backlog fits on queue_depth, but restart's precondition is checkable and false -> no action
+    q = sig(service="fulfilment", name="queue_depth", value=300.0, expected=200.0)
+    d = A.diagnose(inc(q), retr("queue-backlog-worker", 0.7), brain_runbooks)
+    assert d.classification == Classification.KNOWN and d.proposed_action is None
+    # memory-leak on the metric alone: restart (memory_pct > 85 is checkable and true) is proposed
+    m = sig(name="memory_pct", value=91.0, expected=60.0, anomaly_class=AnomalyClass.TREND)
+    assert A.diagnose(inc(m), retr("memory-leak-restart"), brain_runbooks).proposed_action == "restart_deployment"
+    # a precondition the evidence cannot check blocks the action on a metric-only fit,
+    # and passes (left to the live precheck) when an alert or signature ties the runbook to the incident
+    from aisre.models import MetricPattern, Runbook, RunbookAction, Symptoms
+    rb = Runbook(id="node", title="node trouble", symptoms=Symptoms(metrics=(MetricPattern(metric="node_ready"),),
+                                                                   alerts=("KubeNodeNotReady",)),
+                 actions=(RunbookAction(action="cordon_node", preconditions=("node NotReady > 5m",)),))
+    metric_only = A.diagnose(inc(sig(service="platform", name="node_ready", value=0.0, expected=1.0)),
+                             retr("node", 0.8), {"node": rb})
+    assert metric_only.classification == Classification.KNOWN and metric_only.proposed_action is None
+    assert any("not in the evidence" in e for e in metric_only.evidence)
+    alert = A.diagnose(inc(sig(service="platform", kind="alert", name="KubeNodeNotReady")), retr("node", 0.8), {"node": rb})
+    assert alert.proposed_action == "cordon_node"
