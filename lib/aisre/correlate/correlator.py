@@ -5,11 +5,14 @@ Rules (in this order) for a new, not-resolved signal:
 1. an open incident already holding a signal with the same fingerprint takes it (dedup: the
    newer observation replaces the older one);
 2. else the open incident whose root service is the signal's service takes it;
-3. else an open incident updated within ``window_s`` whose services share a dependency with the
-   signal's service takes it, and is re-rooted on the deepest shared dependency (a database
-   problem showing in five dependants becomes ONE incident whose ``service`` is the database
-   and whose ``services`` list all six);
-4. else a new incident opens, rooted on the signal's service.
+3. else an open incident that already lists the signal's service takes it;
+4. else, among open incidents updated within ``window_s`` whose services share a dependency with
+   the signal's service, grouping happens once the pattern is clear - the dependency itself has
+   signalled, or at least ``min_dependants`` (3) dependants have: they are folded into ONE incident
+   re-rooted on the deepest shared dependency (a database problem showing in five dependants
+   becomes one incident whose ``service`` is the database and whose ``services`` list all six).
+   Two dependants alone stay separate (a shared database is not proof of a shared cause);
+5. else a new incident opens, rooted on the signal's service.
 
 A resolved signal marks its twin in the open incident as recovered; when every signal of an
 ``open`` or ``escalated`` incident has recovered, the incident resolves itself. Incidents in
@@ -69,13 +72,14 @@ class Correlator:
     def __init__(self, store: StateStore, clock: Callable[[], float] = time.time, window_s: float = 900,
                  dependencies: Mapping[str, Sequence[str]] | None = None, environment: str = "", *,
                  max_signals: int = 50, stale_s: float = 24 * 3600.0, resolved_ttl_s: float = 7 * 86400.0,
-                 changes: ChangePolicy | None = None) -> None:
+                 changes: ChangePolicy | None = None, min_dependants: int = 3) -> None:
         self.store = store
         self.clock = clock
         self.window_s = float(window_s)
         self.topology = Topology(dependencies or {})
         self.environment = environment
         self.max_signals = max_signals
+        self.min_dependants = min_dependants
         self.stale_s = stale_s
         self.resolved_ttl_s = resolved_ttl_s
         self.changes = changes or ChangePolicy()
@@ -146,29 +150,44 @@ class Correlator:
             if signal.resolved:
                 found = self._ingest_resolved(signal, open_incs, now)
                 return (found if found is not None else self._orphan_recovery(signal, now)), False
-            target, root = self._match(signal, open_incs, now)
+            target, root, fold = self._match(signal, open_incs, now)
             if target is None:
                 return self._open(signal, now), True
             inc = self._attach(target, signal, now)
+            for other in fold:  # several dependants' incidents become one once the pattern is clear
+                inc = self._merge(inc, other, now)
+                self.save(self._resolved(other, f"merged into {inc.id}", now))
             if root != inc.service:
                 inc = self._reroot(inc, root, open_incs, now)
             return self.save(inc), False
 
-    def _match(self, signal: Signal, open_incs: list[Incident], now: float) -> tuple[Incident | None, str]:
+    def _match(self, signal: Signal, open_incs: list[Incident], now: float
+               ) -> tuple[Incident | None, str, list[Incident]]:
+        """``(incident to attach to, its root service, other incidents to fold into it)``."""
         sfp = fingerprint(signal, self.environment)
         for inc in open_incs:
             if any(fingerprint(s, self.environment) == sfp for s in inc.signals):
-                return inc, inc.service
+                return inc, inc.service, []
         for inc in open_incs:
             if inc.service == signal.service:
-                return inc, inc.service
+                return inc, inc.service, []
         for inc in sorted(open_incs, key=lambda i: i.updated_at, reverse=True):
+            if signal.service in inc.services:
+                return inc, inc.service, []
+        # dependency grouping: incidents in the window that share a dependency with this service
+        groups: dict[str, list[Incident]] = {}
+        for inc in sorted(open_incs, key=lambda i: (i.opened_at, i.id)):
             if now - inc.updated_at > self.window_s:
                 continue
             root = self.topology.common_root([*inc.services, signal.service])
             if root is not None:
-                return inc, root
-        return None, signal.service
+                groups.setdefault(root, []).append(inc)
+        for root, members in sorted(groups.items(), key=lambda kv: kv[1][0].opened_at):
+            services = {signal.service, *(x for inc in members for x in inc.services)}
+            root_signalled = root == signal.service or any(s.service == root for inc in members for s in inc.signals)
+            if root_signalled or len(services - {root}) >= self.min_dependants:
+                return members[0], root, members[1:]
+        return None, signal.service, []
 
     def _open(self, signal: Signal, now: float) -> Incident:
         ifp = incident_fingerprint(signal.service, self.environment)

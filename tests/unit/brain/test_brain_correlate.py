@@ -36,9 +36,12 @@ def test_storm_in_five_dependants_becomes_one_incident_rooted_on_the_database():
     clock = Clock()
     c = Correlator(MemoryStore(clock=clock), clock=clock, dependencies=DEPS)
     results = [c.ingest(sig(s, ts=clock.t + i * 30)) for i, s in enumerate(DEPS)]
-    assert [new for _, new in results] == [True, False, False, False, False]
-    ids = {inc.id for inc, _ in results}
-    assert len(ids) == 1
+    # two dependants alone stay apart; the third makes the shared database the likely root
+    assert [new for _, new in results] == [True, True, False, False, False]
+    first, second = results[0][0], results[1][0]
+    assert {inc.id for inc, _ in results[2:]} == {first.id}
+    merged_away = c.get(second.id)
+    assert merged_away.status == IncidentStatus.RESOLVED and f"merged into {first.id}" in merged_away.timeline[-1].text
     (inc,) = c.open_incidents()
     assert inc.service == "orders-db"
     assert set(inc.services) == {"orders-db", *DEPS}
@@ -55,8 +58,9 @@ def test_unrelated_services_and_window():
     a, _ = c.ingest(sig("checkout"))
     b, new_b = c.ingest(sig("billing", ts=clock.t + 10))  # no shared dependency
     assert new_b and a.id != b.id
-    late, new_late = c.ingest(sig("cart", ts=clock.t + 5000))  # shares the db but outside the window
-    assert new_late and late.service == "cart"
+    c.ingest(sig("cart", ts=clock.t + 20))
+    late, new_late = c.ingest(sig("orders-db", name="cpu", ts=clock.t + 5000))  # the root, but outside the window
+    assert new_late and late.service == "orders-db"
 
 
 def test_repeat_signal_dedups_and_keeps_latest_value():
@@ -70,15 +74,25 @@ def test_repeat_signal_dedups_and_keeps_latest_value():
     assert inc.id == first.id
 
 
+def test_two_dependants_stay_apart_until_the_dependency_signals():
+    c = Correlator(MemoryStore(), dependencies=DEPS)
+    a, _ = c.ingest(sig("checkout"))
+    b, new = c.ingest(sig("cart", ts=1_000_030.0))
+    assert new and a.id != b.id and len(c.open_incidents()) == 2
+    db, new = c.ingest(sig("orders-db", name="connections", ts=1_000_060.0))
+    assert not new and db.service == "orders-db" and set(db.services) == {"orders-db", "checkout", "cart"}
+    assert len(c.open_incidents()) == 1
+
+
 def test_resolved_signal_resolves_incident_when_all_recovered():
     c = Correlator(MemoryStore(), dependencies=DEPS)
     c.ingest(sig("checkout"))
-    inc, _ = c.ingest(sig("cart", ts=1_000_030.0))
+    inc, _ = c.ingest(sig("checkout", name="latency_p95", ts=1_000_030.0))
     orphan, new = c.ingest(sig("nobody", resolved=True))
     assert not new and orphan.status == IncidentStatus.RESOLVED and c.get(orphan.id) == orphan
     part, _ = c.ingest(sig("checkout", ts=1_000_100.0, resolved=True))
     assert part.status == IncidentStatus.OPEN
-    done, _ = c.ingest(sig("cart", ts=1_000_200.0, resolved=True))
+    done, _ = c.ingest(sig("checkout", name="latency_p95", ts=1_000_200.0, resolved=True))
     assert done.status == IncidentStatus.RESOLVED and done.resolved_at == 1_000_200.0
     assert c.open_incidents() == []
     assert c.get(inc.id).status == IncidentStatus.RESOLVED
@@ -120,7 +134,7 @@ def test_file_store_shared_by_two_correlators(tmp_path):
     a = Correlator(FileStore(path, clock=clock), clock=clock, dependencies=DEPS)
     b = Correlator(FileStore(path, clock=clock), clock=clock, dependencies=DEPS)
     i1, new1 = a.ingest(sig("checkout"))
-    i2, new2 = b.ingest(sig("cart", ts=clock.t + 5))
+    i2, new2 = b.ingest(sig("orders-db", name="connections", ts=clock.t + 5))
     assert new1 and not new2 and i1.id == i2.id
     assert [i.service for i in a.open_incidents()] == ["orders-db"]
     # both nodes ingesting the very same first signal derive the same incident id
