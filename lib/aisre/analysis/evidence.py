@@ -184,9 +184,11 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
     ``"strong"``: an alert name or a log signature of the runbook is in the signals (signature
     ids and log samples; never the free-text summary), or a status-page signal meets a runbook
     about external dependencies, or one of the runbook's ``<change> within N m`` preconditions
-    holds (a deploy / config / flag change right before the onset). ``"metric"``: a runbook
-    symptom metric is among the signal metrics (its meaningful tokens are a subset) and the
-    symptom's condition (``> 3x baseline``, ``> 90``) is not contradicted by the values.
+    holds (a deploy / config / flag change right before the onset). ``"specific"`` / ``"metric"``:
+    a runbook symptom metric is among the signal metrics (its meaningful tokens are a subset) and
+    the symptom's condition (``> 3x baseline``, ``> 90``) is not contradicted by the values -
+    ``specific`` when it is a resource metric (memory, disk, queue ...), ``metric`` when only
+    user-facing error / latency metrics fit (symptoms that many runbooks share).
     ``"none"``: nothing in common - a retrieval hit on words alone, which analysts do not trust.
     """
     sym = runbook.symptoms
@@ -213,6 +215,7 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
     if reasons:
         return "strong", tuple(dict.fromkeys(reasons))
     fams = {metric_family(metric_name(s)) | metric_family(s.name) for s in incident.signals if s.kind != "status"}
+    specific = False
     for m in sym.metrics:
         want = metric_family(m.metric)
         if not want or not any(want <= f for f in fams):
@@ -221,7 +224,8 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
         verdict = evaluate_precondition(f"{m.metric} {cond}", incident, changes, deploy_window_s) if cond else None
         if verdict is False:
             continue
+        specific = specific or not USER_FACING.search(m.metric)
         reasons.append(f"metric {m.metric} is a symptom of {runbook.id}" + (f" ({cond})" if cond else ""))
     if reasons:
-        return "metric", tuple(dict.fromkeys(reasons))
+        return ("specific" if specific else "metric"), tuple(dict.fromkeys(reasons))
     return "none", ()

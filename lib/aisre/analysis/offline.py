@@ -155,7 +155,8 @@ class OfflineAnalyst:
         """The retrieved runbook above the bar that the signals fit best.
 
         Strong fits (alert, log signature, status page, or the change a change-triggered runbook is
-        about) win over metric-only fits; retrieval order breaks ties. A match on words alone is not
+        about) win over fits on a resource metric, which win over fits on shared error/latency
+        metrics; retrieval order breaks ties. A match on words alone is not
         trusted: it is noted in the evidence and skipped.
         """
         candidates = []
@@ -173,7 +174,7 @@ class OfflineAnalyst:
                              "no alert, signature, change or metric symptom in common with the signals, not trusted")
                 continue
             candidates.append((m, rb, level, why))
-        for want in ("strong", "metric"):  # retrieval order within each level
+        for want in ("strong", "specific", "metric"):  # retrieval order within each level
             for m, rb, level, why in candidates:
                 if level == want:
                     return m, rb, level, why
