@@ -214,7 +214,8 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
                 reasons.append(f"{cond}: the change this runbook is about preceded the onset")
     if reasons:
         return "strong", tuple(dict.fromkeys(reasons))
-    fams = {metric_family(metric_name(s)) | metric_family(s.name) for s in incident.signals if s.kind != "status"}
+    fams = {metric_family(metric_name(s)) | metric_family(s.name) for s in incident.signals
+            if s.kind in ("metric", "synthetic")}  # log templates and alert titles are not metrics
     specific = False
     for m in sym.metrics:
         want = metric_family(m.metric)

@@ -57,12 +57,14 @@ class OfflineAnalyst:
     name = "offline"
 
     def __init__(self, *, min_confidence: float = 0.5, deploy_window_s: float = 1800.0,
-                 several_services: int = 3, way_out_ratio: float = 3.0, max_evidence: int = 12) -> None:
+                 several_services: int = 3, way_out_ratio: float = 3.0, max_evidence: int = 12,
+                 fit_discount: float = 0.5) -> None:
         self.min_confidence = min_confidence
         self.deploy_window_s = deploy_window_s
         self.several_services = several_services
         self.way_out_ratio = way_out_ratio
         self.max_evidence = max_evidence
+        self.fit_discount = fit_discount
 
     # ------------------------------------------------------------------ public
 
@@ -161,14 +163,22 @@ class OfflineAnalyst:
         """
         candidates = []
         seen: set[str] = set()
+        floor = self.min_confidence * self.fit_discount
         for m in (*retrieval.matches, *((retrieval.best,) if retrieval.best else ())):
-            if m.runbook_id in seen or m.confidence < self.min_confidence or m.runbook_id not in runbooks:
+            if m.runbook_id in seen or m.confidence < floor or m.runbook_id not in runbooks:
                 continue
             seen.add(m.runbook_id)
             rb = runbooks[m.runbook_id]
             level, why = ev.symptom_support(rb, incident, deploy_window_s=self.deploy_window_s)
             if level == "none" and is_transient_runbook(rb, m) and not ev.active_signals(incident):
                 level = "metric"
+            if m.confidence < self.min_confidence:
+                # below the text bar: only an independent symptom fit (alert, signature, change,
+                # resource metric) can carry it, never words or shared error/latency metrics
+                if level in ("strong", "specific"):
+                    candidates.append((m, rb, level, (*why, f"retrieval confidence {m.confidence:.2f} is below "
+                                                            f"{self.min_confidence:.2f}; accepted on the symptom fit")))
+                continue
             if level == "none":
                 lines.append(f"runbook {m.runbook_id} (confidence {m.confidence:.2f}) retrieved on words only: "
                              "no alert, signature, change or metric symptom in common with the signals, not trusted")

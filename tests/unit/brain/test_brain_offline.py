@@ -67,9 +67,19 @@ def test_rollback_needs_a_recent_deploy(brain_runbooks):
 
 
 def test_low_confidence_match_is_unknown(brain_runbooks):
-    d = A.diagnose(inc(sig(name="memory_pct", value=90.0)), retr("memory-leak-restart", 0.3), brain_runbooks)
+    d = A.diagnose(inc(sig(name="memory_pct", value=90.0)), retr("memory-leak-restart", 0.2), brain_runbooks)
     assert d.classification == Classification.UNKNOWN_MINOR and d.runbook_id is None and d.proposed_action is None
-    assert "confidence 0.30 did not fit" in d.suspected_cause
+    assert "confidence 0.20 did not fit" in d.suspected_cause
+
+
+def test_symptom_fit_carries_a_match_below_the_text_bar(brain_runbooks):
+    mem = sig(name="memory_pct", value=90.0, expected=60.0, anomaly_class=AnomalyClass.TREND)
+    d = A.diagnose(inc(mem), retr("memory-leak-restart", 0.3), brain_runbooks)
+    assert d.classification == Classification.KNOWN and d.runbook_id == "memory-leak-restart"
+    assert any("accepted on the symptom fit" in e for e in d.evidence)
+    # shared error-rate symptoms never carry a low-confidence match
+    err = sig(value=0.02, expected=0.01, severity=Severity.WARNING)
+    assert A.diagnose(inc(err), retr("bad-deploy-rollback", 0.3), brain_runbooks).runbook_id is None
 
 
 def test_match_outside_catalogue_is_unknown(brain_runbooks):
