@@ -178,17 +178,19 @@ def metric_family(name: str) -> frozenset[str]:
 
 
 def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] = (),
-                    deploy_window_s: float = 1800.0) -> tuple[str, tuple[str, ...]]:
+                    deploy_window_s: float = 1800.0, respect_conditions: bool = False) -> tuple[str, tuple[str, ...]]:
     """How well the incident's own signals fit a runbook's declared symptoms.
 
     ``"strong"``: an alert name or a log signature of the runbook is in the signals (signature
     ids and log samples; never the free-text summary), or a status-page signal meets a runbook
     about external dependencies, or one of the runbook's ``<change> within N m`` preconditions
     holds (a deploy / config / flag change right before the onset). ``"specific"`` / ``"metric"``:
-    a runbook symptom metric is among the signal metrics (its meaningful tokens are a subset) and
-    the symptom's condition (``> 3x baseline``, ``> 90``) is not contradicted by the values -
+    a runbook symptom metric is among the signal metrics (its meaningful tokens are a subset) -
     ``specific`` when it is a resource metric (memory, disk, queue ...), ``metric`` when only
-    user-facing error / latency metrics fit (symptoms that many runbooks share).
+    user-facing error / latency metrics fit (symptoms that many runbooks share). A symptom whose
+    condition (``> 90``) the values do not reach yet still fits (detection is meant to be early;
+    the action preconditions decide whether to act) unless ``respect_conditions`` - used for
+    catch-all escalation runbooks, where "> 3x baseline" is the whole point.
     ``"none"``: nothing in common - a retrieval hit on words alone, which analysts do not trust.
     """
     sym = runbook.symptoms
@@ -223,10 +225,11 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
             continue
         cond = (m.condition or "").strip()
         verdict = evaluate_precondition(f"{m.metric} {cond}", incident, changes, deploy_window_s) if cond else None
-        if verdict is False:
+        if verdict is False and respect_conditions:
             continue
         specific = specific or not USER_FACING.search(m.metric)
-        reasons.append(f"metric {m.metric} is a symptom of {runbook.id}" + (f" ({cond})" if cond else ""))
+        reasons.append(f"metric {m.metric} is a symptom of {runbook.id}" + (f" ({cond})" if cond else "")
+                       + (", not reached yet" if verdict is False else ""))
     if reasons:
         return ("specific" if specific else "metric"), tuple(dict.fromkeys(reasons))
     return "none", ()

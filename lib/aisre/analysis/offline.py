@@ -169,7 +169,8 @@ class OfflineAnalyst:
                 continue
             seen.add(m.runbook_id)
             rb = runbooks[m.runbook_id]
-            level, why = ev.symptom_support(rb, incident, deploy_window_s=self.deploy_window_s)
+            level, why = ev.symptom_support(rb, incident, deploy_window_s=self.deploy_window_s,
+                                            respect_conditions=is_escalation_runbook(rb))
             if level == "none" and is_transient_runbook(rb, m) and not ev.active_signals(incident):
                 level = "metric"
             if m.confidence < self.min_confidence:

@@ -166,3 +166,21 @@ def test_metric_only_fit_needs_checkable_preconditions(brain_runbooks):
     assert any("not in the evidence" in e for e in metric_only.evidence)
     alert = A.diagnose(inc(sig(service="platform", kind="alert", name="KubeNodeNotReady")), retr("node", 0.8), {"node": rb})
     assert alert.proposed_action == "cordon_node"
+
+
+def test_early_detection_still_fits_but_escalation_runbooks_need_their_condition(brain_runbooks):
+    from aisre.models import Escalation, MetricPattern, Runbook, Symptoms
+    # cpu at 75 % (symptom says > 90, scaling needs > 80): still the cpu runbook, nothing to do yet
+    cpu = sig(name="cpu_pct", value=75.0, expected=45.0, severity=Severity.CRITICAL)
+    d = A.diagnose(inc(cpu), retr("cpu-saturation-scale", 0.7), brain_runbooks)
+    assert d.classification == Classification.KNOWN and d.proposed_action is None
+    assert any("not reached yet" in e for e in d.evidence)
+    # a catch-all "error surge" runbook does not fit a 1.5x rise
+    surge = Runbook(id="surge", title="Unknown error surge", tags=("escalate",),
+                    symptoms=Symptoms(metrics=(MetricPattern(metric="error_rate", condition="> 3x baseline"),)),
+                    escalation=Escalation(severity=Severity.CRITICAL))
+    small = sig(value=0.015, expected=0.01, severity=Severity.WARNING)
+    assert A.diagnose(inc(small), retr("surge", 0.7), {"surge": surge}).classification == Classification.UNKNOWN_MINOR
+    big = sig(value=0.05, expected=0.01, severity=Severity.ERROR)
+    d = A.diagnose(inc(big), retr("surge", 0.7), {"surge": surge})
+    assert d.classification == Classification.UNKNOWN_CRITICAL and d.runbook_id == "surge"
