@@ -206,6 +206,8 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
             hit = next((g for g in sigs if s.signature.lower() in g), None)
         if hit:
             reasons.append(f"log signature {hit!r} seen on {s.service}")
+        elif s.signature and s.signature.lower() == runbook.id.lower():
+            reasons.append(f"signature {s.signature} names this runbook")
         if s.kind == "status" and ({"dependency", "external", "vendor"} & {t.lower() for t in runbook.tags}):
             reasons.append(f"status page signal {s.name} fits a dependency runbook")
     user_facing = any(is_user_facing(s) for s in active_signals(incident))

@@ -51,6 +51,11 @@ def is_transient_runbook(rb: Runbook | None, match: RunbookMatch | None = None) 
     return "transient" in ident or "glitch" in ident
 
 
+def _log_evidence(incident: Incident) -> bool:
+    """The incident carries log lines (samples of log signals) the retriever could have matched on."""
+    return any(s.kind == "log" and s.samples for s in ev.active_signals(incident))
+
+
 class OfflineAnalyst:
     """Deterministic analyst; ``analyst="offline"`` on every diagnosis it makes."""
 
@@ -58,13 +63,14 @@ class OfflineAnalyst:
 
     def __init__(self, *, min_confidence: float = 0.5, deploy_window_s: float = 1800.0,
                  several_services: int = 3, way_out_ratio: float = 3.0, max_evidence: int = 12,
-                 fit_discount: float = 0.5) -> None:
+                 fit_discount: float = 0.5, text_confidence: float = 0.8) -> None:
         self.min_confidence = min_confidence
         self.deploy_window_s = deploy_window_s
         self.several_services = several_services
         self.way_out_ratio = way_out_ratio
         self.max_evidence = max_evidence
         self.fit_discount = fit_discount
+        self.text_confidence = text_confidence
 
     # ------------------------------------------------------------------ public
 
@@ -180,6 +186,9 @@ class OfflineAnalyst:
                     candidates.append((m, rb, level, (*why, f"retrieval confidence {m.confidence:.2f} is below "
                                                             f"{self.min_confidence:.2f}; accepted on the symptom fit")))
                 continue
+            if level == "none" and m.confidence >= self.text_confidence and _log_evidence(incident):
+                level, why = "metric", (f"retrieved at confidence {m.confidence:.2f} on the log lines themselves "
+                                        "(no declared symptom in common)",)
             if level == "none":
                 lines.append(f"runbook {m.runbook_id} (confidence {m.confidence:.2f}) retrieved on words only: "
                              "no alert, signature, change or metric symptom in common with the signals, not trusted")

@@ -184,3 +184,17 @@ def test_early_detection_still_fits_but_escalation_runbooks_need_their_condition
     big = sig(value=0.05, expected=0.01, severity=Severity.ERROR)
     d = A.diagnose(inc(big), retr("surge", 0.7), {"surge": surge})
     assert d.classification == Classification.UNKNOWN_CRITICAL and d.runbook_id == "surge"
+
+
+def test_log_signals_count_as_evidence(brain_runbooks):
+    line = "WARN consumer lag 2387 messages on topic orders.events, processing 24 msg/s"
+    log = sig(service="order-worker", kind="log", name="T75babe530a74", severity=Severity.WARNING, samples=(line,))
+    # a confident retrieval on the log lines themselves is trusted (as a metrics-level fit) ...
+    d = A.diagnose(inc(log), retr("queue-backlog-worker", 0.92), brain_runbooks)
+    assert d.classification == Classification.KNOWN and d.runbook_id == "queue-backlog-worker"
+    assert d.proposed_action is None  # 'queue_depth > 1000' cannot be checked from a log line
+    # ... a lukewarm one is not
+    assert A.diagnose(inc(log), retr("queue-backlog-worker", 0.6), brain_runbooks).runbook_id is None
+    # a log-watcher signature that names the runbook is a strong fit
+    named = sig(service="payments", kind="log", name="x", signature="queue-backlog-worker", samples=("boom",))
+    assert A.diagnose(inc(named), retr("queue-backlog-worker", 0.6), brain_runbooks).runbook_id == "queue-backlog-worker"
