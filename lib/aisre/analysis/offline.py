@@ -170,8 +170,9 @@ class OfflineAnalyst:
         candidates = []
         seen: set[str] = set()
         floor = self.min_confidence * self.fit_discount
+        top = retrieval.matches[0].runbook_id if retrieval.matches else None
         for m in (*retrieval.matches, *((retrieval.best,) if retrieval.best else ())):
-            if m.runbook_id in seen or m.confidence < floor or m.runbook_id not in runbooks:
+            if m.runbook_id in seen or m.runbook_id not in runbooks:
                 continue
             seen.add(m.runbook_id)
             rb = runbooks[m.runbook_id]
@@ -180,9 +181,12 @@ class OfflineAnalyst:
             if level == "none" and is_transient_runbook(rb, m) and not ev.active_signals(incident):
                 level = "metric"
             if m.confidence < self.min_confidence:
-                # below the text bar: only an independent symptom fit (alert, signature, change,
-                # resource metric) can carry it, never words or shared error/latency metrics
-                if level in ("strong", "specific"):
+                # Below the text bar only independent evidence carries a retrieved runbook: a strong
+                # fit (alert, log signature, the change it is about) at any confidence; a resource
+                # metric fit down to fit_discount x bar, or at any confidence when ranked first.
+                # Words and shared error/latency metrics never do.
+                ok = level == "strong" or (level == "specific" and (m.confidence >= floor or m.runbook_id == top))
+                if ok:
                     candidates.append((m, rb, level, (*why, f"retrieval confidence {m.confidence:.2f} is below "
                                                             f"{self.min_confidence:.2f}; accepted on the symptom fit")))
                 continue

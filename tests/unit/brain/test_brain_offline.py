@@ -67,7 +67,7 @@ def test_rollback_needs_a_recent_deploy(brain_runbooks):
 
 
 def test_low_confidence_match_is_unknown(brain_runbooks):
-    d = A.diagnose(inc(sig(name="memory_pct", value=90.0)), retr("memory-leak-restart", 0.2), brain_runbooks)
+    d = A.diagnose(inc(sig(name="gc_count", value=90.0)), retr("memory-leak-restart", 0.2), brain_runbooks)
     assert d.classification == Classification.UNKNOWN_MINOR and d.runbook_id is None and d.proposed_action is None
     assert "confidence 0.20 did not fit" in d.suspected_cause
 
@@ -80,6 +80,16 @@ def test_symptom_fit_carries_a_match_below_the_text_bar(brain_runbooks):
     # shared error-rate symptoms never carry a low-confidence match
     err = sig(value=0.02, expected=0.01, severity=Severity.WARNING)
     assert A.diagnose(inc(err), retr("bad-deploy-rollback", 0.3), brain_runbooks).runbook_id is None
+    # a deploy right before the onset (the change the runbook is about) carries it at any confidence
+    deploy = Change(id="d", service="checkout", version="v2", ts=T0 - 300)
+    d = A.diagnose(inc(err, changes=[deploy]), retr("bad-deploy-rollback", 0.04), brain_runbooks)
+    assert d.runbook_id == "bad-deploy-rollback" and d.proposed_action == "rollback_deployment"
+    # a resource-metric fit ranked first carries a low-confidence match; ranked second it does not
+    low = Retrieval(query="q", matches=(RunbookMatch(runbook_id="disk-full-cleanup", score=0.2, confidence=0.15),
+                                        RunbookMatch(runbook_id="memory-leak-restart", score=0.1, confidence=0.1)))
+    assert A.diagnose(inc(mem), low, brain_runbooks).runbook_id is None
+    first = Retrieval(query="q", matches=low.matches[::-1])
+    assert A.diagnose(inc(mem), first, brain_runbooks).runbook_id == "memory-leak-restart"
 
 
 def test_match_outside_catalogue_is_unknown(brain_runbooks):
