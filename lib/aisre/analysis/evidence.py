@@ -210,7 +210,8 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
             reasons.append(f"signature {s.signature} names this runbook")
         if s.kind == "status" and ({"dependency", "external", "vendor"} & {t.lower() for t in runbook.tags}):
             reasons.append(f"status page signal {s.name} fits a dependency runbook")
-    user_facing = any(is_user_facing(s) for s in active_signals(incident))
+    # errors users can see, or new error-level log patterns: what a bad change produces
+    user_facing = any(is_user_facing(s) or (s.kind == "log" and s.severity.rank >= 2) for s in active_signals(incident))
     for act in runbook.actions:
         for cond in act.preconditions:
             is_change = bool(_CHANGE_WITHIN.match(cond) or _DEPLOY.match(cond))

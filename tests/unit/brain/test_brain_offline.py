@@ -208,3 +208,17 @@ def test_log_signals_count_as_evidence(brain_runbooks):
     # a log-watcher signature that names the runbook is a strong fit
     named = sig(service="payments", kind="log", name="x", signature="queue-backlog-worker", samples=("boom",))
     assert A.diagnose(inc(named), retr("queue-backlog-worker", 0.6), brain_runbooks).runbook_id == "queue-backlog-worker"
+
+
+def test_new_error_log_after_a_flag_flip_is_the_flag(brain_runbooks):
+    log = sig(kind="log", name="T3be71dae6624", severity=Severity.ERROR,
+              samples=("ERROR PricingEngineV2 - discount computation failed (flag new-pricing-engine=on)",))
+    flip = Change(id="f", service="checkout", kind="feature_flag", ts=T0 - 240, version="new-pricing-engine=True")
+    weak = Retrieval(query="q", matches=(RunbookMatch(runbook_id="memory-leak-restart", score=1, confidence=0.49),
+                                         RunbookMatch(runbook_id="feature-flag-regression", score=0.1, confidence=0.004)))
+    d = A.diagnose(inc(log, changes=[flip]), weak, brain_runbooks)
+    assert (d.classification, d.runbook_id, d.proposed_action) == (
+        Classification.KNOWN, "feature-flag-regression", "toggle_flag")
+    # the same log line with no flag change anywhere near: not the flag runbook
+    d = A.diagnose(inc(log), weak, brain_runbooks)
+    assert d.runbook_id != "feature-flag-regression"
