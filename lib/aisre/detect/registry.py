@@ -12,11 +12,13 @@ from aisre.detect.context import ContextNovelty
 from aisre.detect.ensemble import Ensemble
 from aisre.detect.ewma import EwmaCusum
 from aisre.detect.robust import RobustZ, RollingQuantile
+from aisre.detect.record import SeasonalRecord
 from aisre.detect.seasonal import SeasonalProfile
 from aisre.errors import ValidationError
 
 REGISTRY: dict[str, type[StreamingDetector]] = {
-    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, ContextNovelty, Ensemble)
+    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, ContextNovelty, Ensemble,
+                             SeasonalRecord)
 }
 
 #: What ``make_detector("default")`` builds: a robust z over the last 240 points.
@@ -31,9 +33,17 @@ NAB_PIPELINES: dict[str, dict[str, Any]] = {
     # rest counted in time (12 h): short for hourly series, the same ~150 points for 5-minute ones
     "novelty_onset_12h": {"detector": "context_novelty", "params": {}, "scale": 5.0,
                           "fire": 0.6, "rest_s": 43200.0},
+    # max of two onset channels: level/transition novelty (scored from point 150 on, provisional
+    # bins until the 300-point warm-up ends) and seasonal records (an hour-of-day deviation larger
+    # than any in the last ~30 days, at half weight); one 12 h rest for both
+    "novelty_seasonal_record_12h": {
+        "detector": "ensemble",
+        "params": {"members": [{"name": "context_novelty", "params": {"provisional": 150}},
+                               {"name": "seasonal_record", "params": {"gain": 0.5}}]},
+        "scale": 5.0, "fire": 0.6, "rest_s": 43200.0},
 }
 #: The pipeline ``bench/nab.py`` measures by default.
-NAB_DEFAULT = "novelty_onset_12h"
+NAB_DEFAULT = "novelty_seasonal_record_12h"
 NAB_PIPELINE: dict[str, Any] = NAB_PIPELINES[NAB_DEFAULT]
 
 
