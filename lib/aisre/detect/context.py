@@ -14,6 +14,11 @@ Learning adds the contexts to the set, so a new regime stops scoring once it has
 detector is naturally sparse (high at the onset of something new), which is what early-warning
 and NAB reward. With the monitor's ``protect`` on, anomalous points are not learned, so an outage
 keeps scoring until ``relearn_after``.
+
+``provisional=N`` (0 = off, else ``10 <= N < warmup``): from point N until the warm-up ends, score
+with a provisional detector whose bins are frozen on the first N points (and which keeps learning);
+at ``warmup`` the normal bins replace it, so the output after the warm-up is identical to
+``provisional=0``. It lets short series be watched before a full warm-up has been seen.
 """
 from __future__ import annotations
 
