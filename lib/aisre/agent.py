@@ -86,6 +86,7 @@ class Agent:
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
+        self._charted: set[str] = set()           # incidents whose humans already got a metric chart
 
     # ------------------------------------------------------------------------------------ loop
     def tick(self, now: float | None = None) -> TickReport:
@@ -130,10 +131,23 @@ class Agent:
                                  "summary": signal.summary})
         if incident.id in self.pending:
             return incident            # a fix is under way; verification decides what happens next
-        if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED):
-            return incident            # humans own it now (or it is closed); the correlator keeps the evidence
+        if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL):
+            self._share_new_evidence(incident, signal, now)
+            return incident            # humans own it now; they get the new evidence, the agent does not act
+        if incident.status is IncidentStatus.RESOLVED:
+            return incident
         self.watching[incident.id] = now
         return self.process(incident, now, report)
+
+    def _share_new_evidence(self, incident: Incident, signal: Signal, now: float) -> None:
+        """The first metric graph of an escalated incident goes to the humans' thread and ticket."""
+        if incident.id in self._charted or signal.kind not in ("metric", "synthetic"):
+            return
+        if not (isinstance(signal.evidence, Mapping) and signal.evidence.get("window")):
+            return
+        self._charted.add(incident.id)
+        steps.notify(incident, "update", f"New evidence: {signal.summary}", dispatcher=self.dispatcher,
+                     audit=self.audit, environment=self.config.environment, chart=True)
 
     def process(self, incident: Incident, now: float, report: TickReport) -> Incident:
         mode = self.guardrails.mode()
@@ -208,8 +222,10 @@ class Agent:
         incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL if ask else IncidentStatus.ESCALATED,
                                        escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", text)
-        steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher, audit=self.audit,
-                     environment=self.config.environment)
+        receipts = steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher,
+                                audit=self.audit, environment=self.config.environment)
+        if steps.chartable_signals(incident) and receipts:
+            self._charted.add(incident.id)
         report.escalated.append(incident.id)
         self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
         self.pending.pop(incident.id, None)
