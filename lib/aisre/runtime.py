@@ -128,6 +128,50 @@ class Runtime:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
 
+    # ------------------------------------------------------------------ knowledge and reports
+    def kb_ingest(self, directory: str = "", prune: bool = False) -> dict[str, Any]:
+        from aisre.knowledge import kb_ingest
+        report = kb_ingest(directory or None, self.config, prune=prune)
+        out = report.to_dict()
+        out["text"] = f"ingested {directory or 'the pack knowledge/'}: {report.summary()}"
+        return out
+
+    def kb_record_incident(self, incident_id: str, outcome: str = "") -> dict[str, Any]:
+        """Store a closed incident as knowledge (symptoms, fix, outcome) so the next one finds it."""
+        from aisre.knowledge import record_incident
+        from aisre.knowledge.store import open_store
+        incident = self.incident(incident_id)
+        outcome = outcome or {"resolved": "resolved", "escalated": "escalated"}.get(incident.status.value, "mitigated")
+        entry = record_incident(incident, outcome, open_store(self.config.knowledge), state=self.store,
+                                retriever=self.retriever)
+        return {"incident_id": incident_id, "outcome": outcome, "entry": entry.id,
+                "text": f"recorded {incident_id} as {entry.id} ({outcome})"}
+
+    def postmortem(self, incident_id: str) -> dict[str, Any]:
+        """Draft the postmortem from the incident and the audit log; attach it to the ticket when there is one."""
+        from aisre.models import Notification
+        from aisre.notify.postmortem import draft_postmortem
+        incident = self.incident(incident_id)
+        records = [r for r in self.audit.records() if r.incident_id == incident_id]
+        text = draft_postmortem(incident, records, environment=self.config.environment)
+        path = os.path.join(tempfile.gettempdir(), f"postmortem-{incident_id}.md")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        note = Notification(incident_id=incident_id, kind="update", title=f"Postmortem draft for {incident_id}",
+                            text="Postmortem draft attached.", severity=incident.severity,
+                            fingerprint=incident.fingerprint, attachments=(path,))
+        result = self.dispatcher.dispatch(note, incident)
+        return {"incident_id": incident_id, "markdown": text, "path": path,
+                "receipts": [r.to_dict() for r in result.receipts], "text": text[:3000]}
+
+    def weekly(self, days: int = 7) -> dict[str, Any]:
+        from aisre.notify.weekly import weekly_report
+        incidents = [self.correlator.get(k.rsplit(".", 1)[-1]) for k in self.store.keys("aisre.incident.")]
+        rep = weekly_report([i for i in incidents if i is not None], list(self.audit.records()), now=self.clock(),
+                            days=days)
+        md = rep.to_markdown()
+        return {"markdown": md, "text": md[:3000]}
+
     # ------------------------------------------------------------------ approvals
     def announce_approval(self, inquiry_id: str, route: str = "", *, api_url: str | None = None,
                           token: str | None = None) -> dict[str, Any]:

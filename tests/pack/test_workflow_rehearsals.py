@@ -102,14 +102,14 @@ BASE = {"incident_id": "inc-1", "request": DECISION["request"], "service": "chec
 
 def test_remediate_safe_action_verified_and_resolved():
     res = rehearse("remediate.yaml", BASE, {"act": ok({"ok": True})})
-    assert tasks(res) == ["gate", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "act", "verify", "resolve", "learn"]
     assert res["status"] == "succeeded"
 
 
 def test_remediate_caution_action_waits_for_approval():
     approved = [{"status": "pending", "then": "succeeded", "result": {"response": {"approved": True}}}]
     res = rehearse("remediate.yaml", {**BASE, "needs_approval": True}, {"ask": approved})
-    assert tasks(res) == ["gate", "ask", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "ask", "act", "verify", "resolve", "learn"]
 
 
 @pytest.mark.parametrize("ask", [
@@ -135,7 +135,7 @@ def test_remediate_fix_that_does_not_hold_retries_once_then_escalates():
                          {"status": "succeeded", "result": {"result": {"verdict": "escalate", "reasons": ["2 attempts"]}}}],
     })
     # verify runs 3 times (1 + 2 retries), fails, the guardrails allow a second attempt which verifies.
-    assert tasks(res) == ["gate", "act", "verify", "verify", "verify", "reopen", "decide_again", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "act", "verify", "verify", "verify", "reopen", "decide_again", "act", "verify", "resolve", "learn"]
 
 
 def test_remediate_second_failure_is_escalated_by_the_guardrails():
