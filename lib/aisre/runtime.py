@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from aisre import steps
 from aisre.config import Config, load_config, secret_values
-from aisre.errors import NotFound, ValidationError
+from aisre.errors import NotFound, SreError, ValidationError
 from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
                           Verdict)
 from aisre.state import StateStore
@@ -127,6 +127,38 @@ class Runtime:
     def _runbook_action(self, incident: Incident, action: str) -> Any:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
+
+    # ------------------------------------------------------------------ edges: webhooks and status pages
+    def normalise_webhook(self, kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
+        from aisre.sources.webhooks import normalise
+        hooks = dict(self.config.sources.get("webhooks") or {})
+        res = normalise(kind, body, headers or {}, now=self.clock(), verify_sns=hooks.get("verify_sns", True),
+                        service_map=hooks.get("service_map") or {}, github_secret=hooks.get("github_secret"))
+        return {"kind": kind, "signals": [s.to_dict() for s in res.signals],
+                "changes": [c.to_dict() for c in res.changes], "confirm_url": res.confirm_url or "",
+                "ignored": res.ignored or ""}
+
+    def poll_status_pages(self) -> dict[str, Any]:
+        """Poll each configured vendor status page; a page that cannot be read is reported, never fatal."""
+        import requests
+
+        from aisre.sources.webhooks import normalise
+        signals: list[dict[str, Any]] = []
+        errors: list[str] = []
+        for page in self.config.sources.get("statuspages") or []:
+            try:
+                r = requests.get(page["url"], timeout=float(page.get("timeout_s", 10)),
+                                 headers={"Accept": "application/json"})
+                r.raise_for_status()
+                res = normalise("statuspage", r.content, {}, now=self.clock(), service_map=page.get("services") or {})
+            except (requests.RequestException, SreError) as exc:
+                errors.append(f"{page['name']}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            signals.extend(s.to_dict() for s in res.signals if not s.resolved or s.service in
+                           {i.service for i in self.correlator.open_incidents()})
+        return {"signals": signals, "errors": errors,
+                "text": f"{len(signals)} status signals" + (f"; {len(errors)} pages unreadable" if errors else "")}
 
     # ------------------------------------------------------------------ knowledge and reports
     def kb_ingest(self, directory: str = "", prune: bool = False) -> dict[str, Any]:
@@ -514,14 +546,6 @@ def parse_window(window: str) -> float:
     if not 0 < seconds <= 30 * 86400:
         raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
     return seconds
-
-
-def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
-    from aisre.sources.webhooks import normalise
-    res = normalise(kind, body, headers or {})
-    return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
-            "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}
 
 
 def make_redactor(config: Config) -> Callable[[str], str] | None:

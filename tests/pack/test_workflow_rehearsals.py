@@ -181,3 +181,10 @@ def test_ingest_webhook_fans_out_one_pipeline_per_signal(signals, changes, expec
 def test_ingest_webhook_rejects_a_malformed_payload():
     res = rehearse("ingest_webhook.yaml", {"kind": "datadog", "body": {}, "headers": {}}, {"normalise": FAIL})
     assert res["status"] == "failed" and tasks(res) == ["normalise"]
+
+
+def test_status_pages_fan_out_or_end_quietly():
+    res = rehearse("check_status_pages.yaml", {}, {"poll": ok({"signals": [{"id": "a"}, {"id": "b"}]})})
+    assert res["sequence"] == [["poll", "succeeded"], ["handle_signals", "succeeded", 2]]
+    res = rehearse("check_status_pages.yaml", {}, {"poll": ok({"signals": []})})
+    assert tasks(res) == ["poll"] and res["status"] == "succeeded"
