@@ -2,32 +2,9 @@
 import os
 import sys
 
-_PACK_LIB = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-if _PACK_LIB not in sys.path:
-    sys.path.insert(0, _PACK_LIB)
-
-from st2reactor.sensor.base import PollingSensor  # noqa: E402
-
-from aisre.sensing import SensorCore  # noqa: E402
-from aisre.state import DatastoreStore  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from aisre_sensor import AisreSensor  # noqa: E402
 
 
-class MetricSensor(PollingSensor):
-    def setup(self):
-        self._core = SensorCore("metrics", dict(self.config or {}), DatastoreStore(self.sensor_service),
-                                logger=self.sensor_service.get_logger(__name__))
-
-    def poll(self):
-        self._core.poll(lambda trigger, payload: self.sensor_service.dispatch(trigger=trigger, payload=payload))
-
-    def cleanup(self):
-        pass
-
-    def add_trigger(self, trigger):
-        pass
-
-    def update_trigger(self, trigger):
-        pass
-
-    def remove_trigger(self, trigger):
-        pass
+class MetricSensor(AisreSensor):
+    kind = "metrics"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from aisre import steps
-from aisre.config import Config
+from aisre.config import Config, secret_values
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
                           Mode, RunbookAction, Signal, Verdict, iso)
 from aisre.state import MemoryStore, StateStore
@@ -56,7 +56,7 @@ class Agent:
                  notifiers: Sequence[Any], retriever: Any, analyst: Any, store: StateStore, audit: Any,
                  clock: Callable[[], float] = time.time, log_sources: Mapping[str, Any] | None = None,
                  correlator: Any = None, guardrails: Any = None, owner: str = "aisre-standalone",
-                 change_feed: Callable[[float], Iterable[Change]] | None = None,
+                 change_feed: Callable[[float], Iterable[Change]] | None = None, capture: Any = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         from aisre.correlate import Correlator
         from aisre.policy import Guardrails
@@ -71,13 +71,15 @@ class Agent:
         self.dispatcher = _as_dispatcher(notifiers, store)
         self.owner = owner
         self.change_feed = change_feed
+        self.capture = capture
         self.on_event = on_event or (lambda kind, data: None)
         self.metric_watch = MetricWatcher(config, metric_sources, store, clock=clock)
         self.log_watch = LogWatchRunner(config, log_sources, store, clock=clock) if log_sources else None
         deps = {s.name: tuple(s.depends_on) for s in config.services}
         self.correlator = correlator or Correlator(store, clock=clock, window_s=900, dependencies=deps,
                                                    environment=config.environment)
-        self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment)
+        self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment,
+                                                   targets=dict(config.targets), audit=audit)
         self.pending: dict[str, PendingFix] = {}
         self.watching: dict[str, float] = {}      # incident id -> last signal time (transient / cooling down)
         self.awaiting: dict[str, Any] = {}        # incident id -> runbook whose action waits for its preconditions
@@ -95,11 +97,20 @@ class Agent:
                     self._seen_changes.add(change.id)
                     self.correlator.add_change(change)
                     self.on_event("change", {"ts": change.ts, "service": change.service, "version": change.version})
-        self.metric_watch.poll_once(now)
-        self.metric_watch.drain_outbox(report.signals.append)
-        if self.log_watch is not None:
-            self.log_watch.poll_once(now)
-            self.log_watch.drain_outbox(report.signals.append)
+        from aisre.health import record_heartbeat
+        for kind, watcher in (("metrics", self.metric_watch), ("logs", self.log_watch)):
+            if watcher is None:
+                continue
+            try:
+                watcher.poll_once(now)
+                sent = watcher.drain_outbox(report.signals.append)
+                st = watcher.stats
+                record_heartbeat(self.store, kind, now=now, polled=st.polled, points=st.points, errors=st.errors,
+                                 sent=sent)
+            except Exception as exc:  # a broken watcher must not stop the other one or the follow-ups
+                log.error("%s watcher failed: %s", kind, exc)
+                record_heartbeat(self.store, kind, now=now, polled=0, points=0, errors=(),
+                                 fatal=f"{type(exc).__name__}: {exc}")
         for signal in report.signals:
             self.handle_signal(signal, now, report)
         self.follow_up(now, report)
@@ -170,7 +181,8 @@ class Agent:
                      f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
-                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest)
+                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest,
+                                 capture=self.capture)
         report.actions.append(result)
         incident = dataclasses.replace(incident, actions=incident.actions + (result,),
                                        attempts=incident.attempts + (1 if result.status in
@@ -302,7 +314,7 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
         from aisre.analysis import build_analyst
         analyst = build_analyst(config)
     path = audit_path or config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
-    audit = AuditLog(path, clock=clock, environment=config.environment)
+    audit = AuditLog(path, clock=clock, environment=config.environment, secrets=secret_values(config))
     return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
                  notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)
 

@@ -5,6 +5,7 @@
     aisre kb ingest DIR | kb search TEXT                  the runbook knowledge base
     aisre audit verify FILE                               check the audit log's hash chain
     aisre config validate FILE                            validate a config file against config.schema.yaml
+    aisre health | report ID | postmortem ID | weekly     operating aisre itself
 """
 from __future__ import annotations
 
@@ -157,6 +158,46 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _standalone(args: argparse.Namespace) -> tuple[Any, Any]:
+    from aisre.config import load_config
+    from aisre.runtime import Runtime
+    from aisre.state import FileStore
+
+    config = load_config(path=args.config) if args.config else load_config({})
+    state = args.state or os.path.join(".aisre", f"state-{config.environment}.json")
+    return config, Runtime(config, FileStore(state))
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    _, rt = _standalone(args)
+    result = rt.health(probe_sources=not args.no_probe)
+    print(result["text"])
+    return 0 if result["ok"] else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from aisre.notify.report import render_report
+    config, rt = _standalone(args)
+    incident = rt.incident(args.incident_id)
+    if args.what == "postmortem":
+        from aisre.notify.postmortem import draft_postmortem
+        print(draft_postmortem(incident, [r for r in rt.audit.records() if r.incident_id == incident.id],
+                               environment=config.environment))
+    else:
+        print(render_report(incident, args.format, environment=config.environment))
+    return 0
+
+
+def cmd_weekly(args: argparse.Namespace) -> int:
+    from aisre.notify.weekly import weekly_report
+    _, rt = _standalone(args)
+    incidents = [rt.correlator.get(k.split(".")[-1]) for k in rt.store.keys("aisre.incident.")]
+    rep = weekly_report([i for i in incidents if i is not None], list(rt.audit.records()), now=time.time(),
+                        days=args.days)
+    print(rep.to_markdown())
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- main
 
 
@@ -207,6 +248,25 @@ def build_parser() -> argparse.ArgumentParser:
     cv = csub.add_parser("validate", help="validate a config file against config.schema.yaml")
     cv.add_argument("file")
     c.set_defaults(fn=cmd_config)
+    h = sub.add_parser("health", help="is aisre itself healthy? sensors, sources, LLM, knowledge base, mode")
+    h.add_argument("--config")
+    h.add_argument("--state", help="state file of `aisre watch` (default .aisre/state-<environment>.json)")
+    h.add_argument("--no-probe", action="store_true", help="do not query the sources")
+    h.set_defaults(fn=cmd_health)
+
+    for what in ("report", "postmortem"):
+        r = sub.add_parser(what, help=f"the {what} of an incident recorded by `aisre watch`")
+        r.add_argument("incident_id")
+        r.add_argument("--config")
+        r.add_argument("--state")
+        r.add_argument("--format", default="markdown", choices=["markdown", "text", "html"])
+        r.set_defaults(fn=cmd_report, what=what)
+
+    wk = sub.add_parser("weekly", help="weekly report: incidents, auto-resolved share, MTTA/MTTR, recurring problems")
+    wk.add_argument("--config")
+    wk.add_argument("--state")
+    wk.add_argument("--days", type=int, default=7)
+    wk.set_defaults(fn=cmd_weekly)
     return p
 
 

@@ -173,6 +173,37 @@ def _service(d: Mapping[str, Any]) -> ServiceSpec:
     )
 
 
+def deep_merge(base: Any, override: Any) -> Any:
+    """Mappings merge key by key; anything else (lists included) is replaced by the override."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = deep_merge(base.get(k), v) if k in base else copy.deepcopy(v)
+        return out
+    return copy.deepcopy(override)
+
+
+def apply_environment(data: Mapping[str, Any], environment: str | None = None) -> dict[str, Any]:
+    """Deep-merge ``environments[<environment>]`` over the base document (the selected install's view)."""
+    doc = dict(data)
+    envs = doc.get("environments") or {}
+    name = environment or doc.get("environment")
+    if not isinstance(envs, Mapping):
+        raise ConfigError("environments must be a mapping of environment name to overrides", path="environments")
+    if name and name in envs:
+        override = envs[name]
+        if not isinstance(override, Mapping):
+            raise ConfigError(f"environments.{name} must be a mapping", path=f"environments.{name}")
+        if "environments" in override or "environment" in override:
+            raise ConfigError(f"environments.{name} may not set environment(s)", path=f"environments.{name}")
+        doc = deep_merge(doc, override)
+    elif envs and name and name not in envs:
+        known = ", ".join(sorted(envs))
+        raise ConfigError(f"environment {name!r} has no entry under environments (known: {known})", path="environment")
+    doc["environments"] = dict(envs)
+    return doc
+
+
 def load_config(data: Mapping[str, Any] | None = None, *, path: str | None = None) -> Config:
     """Build a validated :class:`Config` from a dict (st2 pack config) or a YAML file."""
     if path is not None:
@@ -185,7 +216,7 @@ def load_config(data: Mapping[str, Any] | None = None, *, path: str | None = Non
             raise ConfigError(f"config file is not valid YAML: {exc}", path=path) from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError("config must be a mapping at the top level")
-    doc = validate_config(data or {})
+    doc = validate_config(apply_environment(data or {}))
     names = [s["name"] for s in doc.get("services", [])]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:

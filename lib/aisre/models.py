@@ -301,6 +301,14 @@ class VerifyCheck(Model):
 
 
 @frozen
+class CaptureStep(Model):
+    """Evidence to save before an action destroys it (diagnostics before a fix)."""
+    kind: str                                  # logs | events | spec | thread_dump | heap_histogram | py_stack
+    lines: int = 200                           # logs: tail lines per pod
+    timeout_s: float = 20.0
+
+
+@frozen
 class RunbookAction(Model):
     action: str                                # registry name, e.g. 'restart_deployment'
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -309,6 +317,7 @@ class RunbookAction(Model):
     verify: tuple[VerifyCheck, ...] = ()
     max_attempts: int = 2
     description: str = ""
+    capture: tuple[CaptureStep, ...] = ()      # evidence captured (within a time budget) before the action
 
 
 @frozen

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from aisre import steps
-from aisre.config import Config, load_config
+from aisre.config import Config, load_config, secret_values
 from aisre.errors import NotFound, ValidationError
 from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
                           Verdict)
@@ -49,7 +49,8 @@ class Runtime:
     def guardrails(self) -> Any:
         def make() -> Any:
             from aisre.policy import Guardrails
-            return Guardrails(self.config.safety, self.store, clock=self.clock, environment=self.config.environment)
+            return Guardrails(self.config.safety, self.store, clock=self.clock, environment=self.config.environment,
+                              targets=dict(self.config.targets), audit=self.audit)
         return self._get("guardrails", make)
 
     @property
@@ -57,7 +58,8 @@ class Runtime:
         def make() -> Any:
             from aisre.policy.audit import AuditLog
             path = self.config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
-            return AuditLog(path, clock=self.clock, environment=self.config.environment)
+            return AuditLog(path, clock=self.clock, environment=self.config.environment,
+                            secrets=secret_values(self.config))
         return self._get("audit", make)
 
     @property
@@ -95,6 +97,13 @@ class Runtime:
             return build_metric_sources(self.config)
         return self._get("metric_sources", make)
 
+    @property
+    def capture(self) -> Any:
+        def make() -> Any:
+            from aisre.diagnostics import build_capture
+            return build_capture(self.config, redact=make_redactor(self.config))
+        return self._get("capture", make)
+
     # ------------------------------------------------------------------ helpers
     def incident(self, incident_id: str) -> Incident:
         inc = self.correlator.get(incident_id)
@@ -118,6 +127,77 @@ class Runtime:
     def _runbook_action(self, incident: Incident, action: str) -> Any:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
+
+    # ------------------------------------------------------------------ approvals
+    def announce_approval(self, inquiry_id: str, route: str = "", *, api_url: str | None = None,
+                          token: str | None = None) -> dict[str, Any]:
+        """A core.ask is waiting: find its incident through st2's API, remember the link, ask the humans."""
+        import requests
+
+        from aisre.errors import IntegrationError, http_error
+        api_url = (api_url or os.environ.get("ST2_ACTION_API_URL", "")).rstrip("/")
+        token = token or os.environ.get("ST2_ACTION_AUTH_TOKEN", "")
+        headers = {"X-Auth-Token": token}
+
+        def get(path: str) -> dict[str, Any]:
+            try:
+                r = requests.get(f"{api_url}{path}", headers=headers, timeout=10)
+            except requests.RequestException as exc:
+                raise IntegrationError(f"st2 API unreachable: {type(exc).__name__}", integration="st2",
+                                       operation="GET " + path) from None
+            if r.status_code >= 400:
+                raise http_error(r.status_code, f"st2 API error on {path}", integration="st2", operation="GET")
+            return r.json()
+
+        if not api_url:
+            raise IntegrationError("no st2 API URL (ST2_ACTION_API_URL)", integration="st2")
+        execution = get(f"/executions/{inquiry_id}")
+        parent_id = execution.get("parent") or ""
+        params = get(f"/executions/{parent_id}").get("parameters", {}) if parent_id else {}
+        incident_id = params.get("incident_id", "")
+        request = params.get("request") or {}
+        if not incident_id:
+            return {"inquiry_id": inquiry_id, "incident_id": "", "announced": False,
+                    "detail": "not an aisre approval (no incident_id on the parent workflow)"}
+        ttl = self.config.safety.approval_ttl_minutes * 60 * 2
+        self.store.set(f"aisre.approval.{incident_id}", inquiry_id, ttl_s=ttl)
+        incident = self.incident(incident_id)
+        incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
+        incident = steps.add_timeline(incident, self.clock(), "decided",
+                                      f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
+        self.correlator.save(incident)
+        text = (f"Approval needed: {request.get('action', '?')} on {request.get('service', incident.service)} "
+                f"({request.get('reason', '')}). Reply `aisre approve {incident_id}` or `aisre deny {incident_id}`, "
+                f"or `st2 inquiry respond {inquiry_id} -r '{{\"approved\": true}}'`.")
+        receipts = steps.notify(incident, "approval", text, dispatcher=self.dispatcher, audit=self.audit,
+                                environment=self.config.environment, links={"inquiry": inquiry_id})
+        return {"inquiry_id": inquiry_id, "incident_id": incident_id, "announced": True,
+                "receipts": [r.to_dict() for r in receipts]}
+
+    # ------------------------------------------------------------------ self-monitoring
+    def health(self, probe_sources: bool = True) -> dict[str, Any]:
+        from aisre import health
+        try:
+            retriever = self.retriever
+        except Exception:  # a broken knowledge base is a health finding, not a crash of the health check
+            retriever = None
+        try:
+            sources = self.metric_sources if probe_sources else None
+        except Exception:
+            sources = None
+        report = health.check(self.config, self.store, now=self.clock(), mode=self.guardrails.mode().value,
+                              metric_sources=sources, retriever=retriever, probe_sources=probe_sources)
+        return {**report.to_dict(), "ok": report.ok, "text": report.table()}
+
+    def check_health(self, max_age_s: float | None = None) -> dict[str, Any]:
+        """Timer rule entry point: page (normal path + independent fallback route) when a sensor is stale or failing."""
+        from aisre import health
+        report = health.check(self.config, self.store, now=self.clock(), mode=self.guardrails.mode().value,
+                              probe_sources=False, max_age_s=max_age_s)
+        receipts = health.alert(report, dispatcher=self.dispatcher, fallback=health.fallback_notifiers(self.config),
+                                store=self.store, audit=self.audit)
+        return {"ok": report.ok, "problems": [c.to_dict() for c in report.problems],
+                "receipts": [r.to_dict() for r in receipts], "text": report.table()}
 
     # ------------------------------------------------------------------ steps (one per workflow task)
     def mode(self) -> dict[str, Any]:
@@ -190,7 +270,7 @@ class Runtime:
                          audit=self.audit, environment=self.config.environment)
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
-                                 read=self.read_latest)
+                                 read=self.read_latest, capture=self.capture)
         if incident is not None:
             counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
             incident = dataclasses.replace(incident, actions=incident.actions + (result,),
@@ -398,3 +478,13 @@ def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = 
     res = normalise(kind, body, headers or {})
     return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
             "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}
+
+
+def make_redactor(config: Config) -> Callable[[str], str] | None:
+    """The analysis redactor over the configured secrets (None if unavailable)."""
+    try:
+        from aisre.analysis.redact import Redactor
+        from aisre.config import secret_values
+    except ImportError:
+        return None
+    return Redactor(secrets=secret_values(config)).redact

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from aisre.config import Config, load_config
 from aisre.errors import ConfigError, SreError
 from aisre.models import Signal
-from aisre.state import StateStore, get_json, set_json
+from aisre.state import StateStore
 
 SIGNAL_TRIGGER = "aisre.signal"
 CHANGE_TRIGGER = "aisre.change"
@@ -51,15 +51,10 @@ class SensorCore:
             sources = build_log_sources(self.config, self.store)
         return LogWatchRunner(self.config, sources, self.store, clock=self.clock)
 
-    @property
-    def heartbeat_key(self) -> str:
-        return f"aisre.heartbeat.{self.kind}_sensor"
-
     def poll(self, dispatch: Callable[[str, dict[str, Any]], Any]) -> int:
         """One poll cycle: detect, then dispatch the outbox. Returns the number of signals dispatched."""
+        from aisre.health import record_heartbeat
         now = self.clock()
-        beat = get_json(self.store, self.heartbeat_key, default={}) if self._store_ok() else {}
-        beat.update({"last_poll": now, "sensor": self.kind})
         sent = 0
         try:
             if self.watcher is None:
@@ -67,26 +62,10 @@ class SensorCore:
             self.watcher.poll_once(now)
             sent = self.watcher.drain_outbox(lambda s: dispatch(SIGNAL_TRIGGER, s.to_dict()))
             stats = self.watcher.stats
-            beat.update({"series": stats.polled, "points": stats.points, "signals_sent": beat.get("signals_sent", 0) + sent,
-                         "errors": stats.errors[:10]})
-            if stats.polled == 0 or len(stats.errors) < stats.polled:
-                beat["last_ok"] = now
-            if stats.errors:
-                beat["last_error"] = stats.errors[0][:500]
-                beat["last_error_ts"] = now
+            record_heartbeat(self.store, self.kind, now=now, polled=stats.polled, points=stats.points,
+                             errors=stats.errors, sent=sent)
         except Exception as exc:  # the sensor must survive anything; the heartbeat tells the story
-            beat["last_error"] = f"{type(exc).__name__}: {exc}"[:500]
-            beat["last_error_ts"] = now
             self.log.error("aisre %s poll failed: %s\n%s", self.kind, exc, traceback.format_exc(limit=5))
-        try:
-            set_json(self.store, self.heartbeat_key, beat)
-        except Exception as exc:  # datastore down: keep polling, say so
-            self.log.error("cannot write heartbeat: %s", exc)
+            record_heartbeat(self.store, self.kind, now=now, polled=0, points=0, errors=(), sent=sent,
+                             fatal=f"{type(exc).__name__}: {exc}")
         return sent
-
-    def _store_ok(self) -> bool:
-        try:
-            self.store.get(self.heartbeat_key)
-            return True
-        except Exception:
-            return False

@@ -123,9 +123,11 @@ def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | N
     if runbook is None or rb_action is None:
         return None
     params = dict(rb_action.params)
-    # Model-proposed parameters may only fill keys the runbook action already declares.
+    # The runbook's values always win. A model may only fill a parameter the runbook leaves open
+    # (a "{{ name }}" placeholder or null), with a plain scalar; the registry validates it afterwards.
     for k, v in (diagnosis.action_params or {}).items():
-        if k in params and isinstance(v, (str, int, float, bool)):
+        open_slot = k in params and (params[k] is None or (isinstance(params[k], str) and "{{" in params[k]))
+        if open_slot and isinstance(v, (str, int, float, bool)):
             params[k] = v
     return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
@@ -157,7 +159,10 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
         return Check(ok=True, detail="no preconditions")
     observed: dict[str, Any] = {}
     for cond in rb_action.preconditions:
-        metric, _, _ = conditions.parse(cond)
+        try:
+            metric, _, _ = conditions.parse(cond)
+        except ValidationError:
+            continue        # not a live metric comparison ('deploy within 60m'): the analyst judged it on evidence
         if metric is None:
             continue
         value = read(service, metric)
@@ -169,8 +174,10 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
 
 def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrails: Any, audit: Any,
               owner: str, clock: Callable[[], float] = time.time, dry_run: bool = False,
-              rb_action: RunbookAction | None = None, read: MetricReader | None = None) -> ActionResult:
-    """Run one action under the guardrails: forbidden check, symptom precheck, lease, executor, audit."""
+              rb_action: RunbookAction | None = None, read: MetricReader | None = None,
+              capture: Callable[[ActionRequest, Any], Any] | None = None) -> ActionResult:
+    """Run one action under the guardrails: forbidden check, symptom precheck, lease, evidence capture,
+    executor, audit. Capture has its own time budget and never blocks the fix beyond it."""
     from aisre.remediate.registry import run_action
 
     now = clock()
@@ -196,21 +203,32 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
         audit.append("action", request.incident_id, {"action": request.action, "status": "skipped", "detail": result.detail})
         return result
     executor = executors.get(request.target.kind)
+    captured = None
     try:
+        if capture is not None and rb_action is not None and rb_action.capture and not dry_run:
+            try:
+                captured = capture(request, rb_action.capture)
+            except Exception as exc:  # evidence is precious, the fix more so
+                log.warning("evidence capture failed: %s", exc)
         if executor is None:
             result = ActionResult(action=request.action, service=request.service, status=ActionStatus.FAILED,
                                   target=request.target.name, started_at=now, finished_at=now,
                                   error=f"no executor for target kind {request.target.kind!r} is configured")
         else:
-            result = run_action(executor, request, dry_run=dry_run, clock=clock)
+            result = run_action(executor, request, dry_run=dry_run, clock=clock,
+                                targets=getattr(guardrails, "targets", None))
         if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             guardrails.record_action(request.service)
+        if captured is not None:
+            result = dataclasses.replace(result, evidence={**dict(result.evidence), "captures": captured.to_dict()},
+                                         detail=(result.detail + "; " if result.detail else "") + captured.summary())
     finally:
         guardrails.release_lease(request.service, owner)
     audit.append("action", request.incident_id, {
         "action": request.action, "service": request.service, "target": f"{request.target.kind}/{request.target.namespace}/{request.target.name}",
         "params": dict(request.params), "status": result.status.value, "detail": result.detail, "error": result.error,
         "runbook": request.runbook_id, "reason": request.reason, "dry_run": dry_run,
+        "captures": [i.to_dict() for i in captured.items] if captured is not None else [],
     })
     return result
 
@@ -224,7 +242,12 @@ def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricRe
     for vc in rb_action.verify:
         value = read(service, vc.metric)
         observed[vc.metric] = value
-        if not conditions.holds(value, vc.condition):
+        try:
+            ok = conditions.holds(value, vc.condition)
+        except ValidationError:
+            failing.append(f"{vc.metric} {vc.condition}: not a checkable condition")
+            continue
+        if not ok:
             failing.append(f"{vc.metric} {vc.condition} (now {value})")
     if failing:
         return Check(ok=False, detail="not yet: " + "; ".join(failing), observed=observed)

@@ -86,11 +86,7 @@ class MetricWatcher:
     # -- monitors -------------------------------------------------------------------------------
     def _default_monitor(self, svc: ServiceSpec, spec: MetricSpec) -> Any:
         from aisre.detect.monitor import SeriesMonitor
-        det = self.config.detection
-        return SeriesMonitor(series=f"{svc.name}:{spec.name}", service=svc.name, metric=spec.name,
-                             detector=spec.detector, params=dict(spec.params),
-                             threshold=float(det.get("threshold", 0.99)), direction=spec.direction,
-                             capacity=spec.capacity, cooldown_s=float(det.get("cooldown_minutes", 15)) * 60)
+        return SeriesMonitor.from_config(svc.name, spec, dict(self.config.detection))
 
     def _load_monitor(self, svc: ServiceSpec, spec: MetricSpec) -> Any:
         from aisre.detect.monitor import SeriesMonitor
@@ -215,7 +211,7 @@ class LogWatchRunner:
                 continue
             from aisre.sources.cursor import fetch_new
             try:
-                res = fetch_new(source, svc.logs.get("query") or svc.name, self.store, now=now, stream=svc.name,
+                res = fetch_new(source, svc.logs.get("query", ""), self.store, now=now, stream=svc.name,
                                 limit=self.limit, settle_s=float(getattr(source, "settle_s", 15.0)),
                                 commit_cursor=False)
             except IntegrationError as exc:

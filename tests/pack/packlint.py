@@ -392,6 +392,8 @@ def lint_sensors() -> list[str]:
             text = src.read_text()
             if "def poll" in text and "PollingSensor" not in text:
                 p.append(f"{where}: poll() without PollingSensor")
+            if "Sensor" not in text:
+                p.append(f"{where}: {src.name} does not define a sensor class")
         if doc.get("poll_interval", 60) < 4:
             p.append(f"{where}: poll_interval must be >= 4")
         for t in doc.get("trigger_types", []):

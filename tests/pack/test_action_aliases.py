@@ -23,6 +23,7 @@ CASES = {
     "aisre mode limited": ("aisre_mode", {"mode": "limited"}),
     'aisre kb search "too many connections on orders-db"': ("aisre_kb_search", {"query": "too many connections on orders-db"}),
     "aisre kb search disk": ("aisre_kb_search", {"query": "disk"}),
+    "aisre health": ("aisre_health", {}),
 }
 
 

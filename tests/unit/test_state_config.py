@@ -69,3 +69,30 @@ def test_duplicate_services_and_missing_file(tmp_path):
     (tmp_path / "bad.yaml").write_text("a: [1,\n")
     with pytest.raises(ConfigError, match="YAML"):
         load_config(path=str(tmp_path / "bad.yaml"))
+
+
+def test_one_file_serves_several_environments():
+    doc = {
+        "environment": "production",
+        "sources": {"prometheus": {"url": "http://prom-dev:9090"}},
+        "services": [{"name": "checkout"}],
+        "safety": {"mode": "shadow", "allow_list": ["restart_deployment"]},
+        "notify": {"slack": {"token": "xoxb-1", "channel": "#dev-alerts"}},
+        "environments": {
+            "production": {"sources": {"prometheus": {"url": "http://prom-prod:9090"}},
+                           "safety": {"mode": "limited", "allow_list": ["restart_deployment", "scale_deployment"]},
+                           "notify": {"slack": {"approval_channel": "#prod-approvals"}}},
+            "staging": {"safety": {"mode": "autonomous"}},
+        },
+    }
+    prod = load_config(doc)
+    assert prod.environment == "production"
+    assert prod.sources["prometheus"]["url"] == "http://prom-prod:9090"
+    assert prod.safety.mode == "limited" and prod.safety.allow_list == ("restart_deployment", "scale_deployment")
+    assert prod.notify["slack"] == {"token": "xoxb-1", "channel": "#dev-alerts", "approval_channel": "#prod-approvals"}
+    staging = load_config({**doc, "environment": "staging"})
+    assert staging.safety.mode == "autonomous" and staging.sources["prometheus"]["url"] == "http://prom-dev:9090"
+    with pytest.raises(ConfigError, match="no entry under environments"):
+        load_config({**doc, "environment": "qa"})
+    with pytest.raises(ConfigError, match="safety.mode"):
+        load_config({**doc, "environments": {"production": {"safety": {"mode": "yolo"}}}})

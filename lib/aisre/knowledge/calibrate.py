@@ -19,10 +19,13 @@ import numpy as np
 from aisre.knowledge.retriever import CALIBRATION_PATH, FEATURES, Calibration, Retriever, _linked_runbook
 
 
-def _rows(retriever: Retriever, labelled: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+Labelled = Sequence[tuple[str, str, Sequence[Any]]]
+
+
+def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
-    for text, expect in labelled:
-        cands = retriever.candidates(text)
+    for text, expect, metrics in labelled:
+        cands = retriever.candidates(text, metrics=metrics)
         if not cands:
             continue
         top = max(cands, key=lambda c: c.fused)
@@ -49,18 +52,19 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 20
     return {"bias": float(w[0]), **{f: float(v) for f, v in zip(FEATURES, w[1:])}}
 
 
-def accuracy(retriever: Retriever, labelled: Sequence[tuple[str, str]], threshold: float) -> float:
+def accuracy(retriever: Retriever, labelled: Labelled, threshold: float) -> float:
     ok = 0
-    for text, expect in labelled:
-        res = retriever.search(text, k=1)
+    for text, expect, metrics in labelled:
+        res = retriever.search(text, k=1, metrics=metrics)
         top = res.matches[0] if res.matches else None
         got = top.runbook_id if top is not None and top.confidence >= threshold else "none"
         ok += got == expect
     return ok / max(1, len(labelled))
 
 
-def fit_calibration(retriever: Retriever, labelled: Sequence[tuple[str, str]], note: str = "") -> Calibration:
-    """Fit weights, then pick the threshold (0.30..0.80) with the best dev accuracy (ties: the higher bar)."""
+def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") -> Calibration:
+    """Fit on ``(text, expected runbook id or "none", metric patterns)`` triples."""
+    # Fit weights, then pick the threshold (0.30..0.80) with the best dev accuracy (ties: the higher bar).
     x, y = _rows(retriever, labelled)
     weights = fit_weights(x, y)
     retriever.calibration = Calibration(weights=weights, threshold=0.5, embedding=retriever.embedding_name)

@@ -147,10 +147,12 @@ def _make_local_minilm() -> type:
             return self.ort.InferenceSession(str(Path(self.DOWNLOAD_PATH) / "onnx" / "model.onnx"),
                                              providers=self._preferred_providers, sess_options=so)
 
-        def _forward(self, documents: list[str], batch_size: int = 32) -> np.ndarray:
+        def _forward(self, documents: list[str], batch_size: int = 16) -> np.ndarray:
             out = []
-            for i in range(0, len(documents), batch_size):
-                enc = self.tokenizer.encode_batch([d if d.strip() else "empty" for d in documents[i:i + batch_size]])
+            order = sorted(range(len(documents)), key=lambda j: len(documents[j]))   # less padding per batch
+            docs = [documents[j] for j in order]
+            for i in range(0, len(docs), batch_size):
+                enc = self.tokenizer.encode_batch([d if d.strip() else "empty" for d in docs[i:i + batch_size]])
                 ids = np.array([e.ids for e in enc], dtype=np.int64)
                 mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
                 hidden = self.model.run(None, {"input_ids": ids, "attention_mask": mask,
@@ -160,7 +162,10 @@ def _make_local_minilm() -> type:
                 out.append(self._normalize(pooled).astype(np.float32))
             if not out:
                 return np.zeros((0, 384), dtype=np.float32)
-            return np.concatenate(out)
+            sorted_vecs = np.concatenate(out)
+            result = np.empty_like(sorted_vecs)
+            result[order] = sorted_vecs
+            return result
 
         @staticmethod
         def name() -> str:
@@ -184,17 +189,27 @@ def _make_local_minilm() -> type:
 
 
 _LOCAL_CLASS: type | None = None
+_INSTANCES: dict[tuple[str | None, str | None, str], Any] = {}
 
 
 def LocalMiniLM(model_path: str | None = None, cache_dir: str | None = None) -> Any:  # noqa: N802 - factory
-    """Build the offline MiniLM embedding function (class created lazily so chromadb imports only when used).
+    """The offline MiniLM embedding function (class created lazily so chromadb imports only when used).
 
-    Raises ConfigError when the model or tokenizer files are missing or fail their sha256 check.
+    One instance per process and file set (the ONNX session is read-only and thread-safe to run), so
+    building several retrievers does not reload the model. Raises ConfigError when the model or tokenizer
+    files are missing or fail their sha256 check.
     """
     global _LOCAL_CLASS
-    if _LOCAL_CLASS is None:
-        _LOCAL_CLASS = _make_local_minilm()
-    return _LOCAL_CLASS(model_path=model_path, cache_dir=cache_dir)
+    key = (model_path, cache_dir, os.environ.get("AISRE_MINILM_ONNX", ""))
+    with _lock:
+        hit = _INSTANCES.get(key)
+        if hit is not None:
+            return hit
+        if _LOCAL_CLASS is None:
+            _LOCAL_CLASS = _make_local_minilm()
+    inst = _LOCAL_CLASS(model_path=model_path, cache_dir=cache_dir)
+    with _lock:
+        return _INSTANCES.setdefault(key, inst)
 
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -272,7 +287,12 @@ class HashingEmbedding:
 
 
 def make_embedding(kind: str = "minilm", **kwargs: Any) -> Any:
-    """``minilm`` (default) or ``hashing``; anything else is a ConfigError."""
+    """``minilm`` (default), ``hashing``, or ``auto`` (MiniLM, else hashing); anything else is a ConfigError."""
+    if kind == "auto":
+        try:
+            return LocalMiniLM(**kwargs)
+        except ConfigError:
+            return HashingEmbedding()
     if kind == "minilm":
         return LocalMiniLM(**kwargs)
     if kind == "hashing":

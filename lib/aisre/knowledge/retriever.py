@@ -31,6 +31,7 @@ import dataclasses
 import json
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -40,17 +41,18 @@ from aisre.errors import ConfigError
 from aisre.knowledge.bm25 import BM25Index
 from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
 from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
-from aisre.models import AnomalyClass, MetricPattern, Retrieval, Runbook, RunbookMatch
+from aisre.models import AnomalyClass, Retrieval, Runbook, RunbookMatch
 
 log = logging.getLogger(__name__)
+_WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("sig", "metric", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap")
+FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov")
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
 DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
-                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0}
+                   "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0, "oov": -2.0}
 #: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
-FUSION = {"sig": 1.0, "metric": 1.0, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
+FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
 CANDIDATES_PER_LIST = 15
 RRF_K = 60
 
@@ -95,9 +97,15 @@ class Candidate:
 
 
 def _metric_key(m: Any) -> tuple[str, str | None]:
+    """``"memory_pct:trend"``, ``("memory_pct", "trend")``, a mapping, or an object with ``.metric``."""
     if isinstance(m, str):
         name, _, cls = m.partition(":")
         return name.strip(), (cls.strip() or None)
+    if isinstance(m, (tuple, list)):
+        name = str(m[0]) if m else ""
+        cls = m[1] if len(m) > 1 else None
+        cls = cls.value if isinstance(cls, AnomalyClass) else (str(cls) if cls else None)
+        return name.strip(), cls
     if isinstance(m, Mapping):
         cls = m.get("anomaly_class")
         return str(m.get("metric", "")), (str(cls) if cls else None)
@@ -200,22 +208,37 @@ class Retriever:
                     table.setdefault(n, set()).add(i)
                     self._phrase_kind[n] = "alert"
         self._phrases = sorted(table.items(), key=lambda kv: -len(kv[0]))
+        # keyword phrases (stemmed token sets), indexed by their rarest-looking (longest) token
+        # (a keyword with stopwords, e.g. "out of space", must appear as a phrase instead)
+        self._keywords: dict[str, list[tuple[int, frozenset[str], str]]] = {}
+        self._kw_phrases: list[tuple[int, str]] = []
+        for i, e in enumerate(self._entries):
+            for kw in e.symptoms.keywords:
+                toks = tokens(kw)
+                if not toks:
+                    continue
+                if len(toks) < len(_WORDS.findall(kw.lower())):
+                    self._kw_phrases.append((i, normalise(kw)))
+                    continue
+                anchor = max(toks, key=len)
+                self._keywords.setdefault(anchor, []).append((i, frozenset(toks), kw))
         # metric patterns: metric -> [(entry index, class)]
         self._metrics: dict[str, list[tuple[int, str | None]]] = {}
         for i, e in enumerate(self._entries):
             for m in e.symptoms.metrics:
                 self._metrics.setdefault(m.metric, []).append(
                     (i, m.anomaly_class.value if m.anomaly_class else None))
-        if self.store is None:
-            self._memory = MemoryCollection(self._ef)
-            self._memory.upsert([to_doc(e) for e in self._entries])
+        if self.store is None:                        # embed only new or changed entries
+            if self._memory is None:
+                self._memory = MemoryCollection(self._ef)
+            have = self._memory.hashes()
+            self._memory.delete([i for i in have if i not in self._by_id])
+            docs = [to_doc(e) for e in self._entries]
+            self._memory.upsert([d for d in docs if have.get(d.id) != d.content_hash])
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
-        new = list(entries)
-        if self._memory is None and self.store is None:
-            self._memory = MemoryCollection(self._ef)
-        self._rebuild(self._entries + new)
+        self._rebuild(self._entries + list(entries))
 
     def get(self, runbook_id: str) -> Runbook | None:
         return self._by_id.get(runbook_id)
@@ -247,6 +270,18 @@ class Retriever:
             if i is not None and 1.0 > hits.get(i, (0.0, ""))[0]:
                 hits[i] = (1.0, f"signature id '{s}'")
         return hits
+
+    def _keyword_hits(self, qtok: Sequence[str], text_norm: str) -> dict[int, tuple[float, list[str]]]:
+        qset = set(qtok)
+        found: dict[int, list[str]] = {}
+        for i, phrase in self._kw_phrases:
+            if phrase in text_norm and contains_phrase(text_norm, phrase):
+                found.setdefault(i, []).append(phrase)
+        for anchor in qset:
+            for i, toks, kw in self._keywords.get(anchor, ()):
+                if toks <= qset and kw not in found.get(i, []):
+                    found.setdefault(i, []).append(kw)
+        return {i: (1.0 - 0.5 ** len(kws), kws) for i, kws in found.items()}
 
     def _metric_hits(self, metrics: Sequence[Any]) -> dict[int, tuple[float, str]]:
         hits: dict[int, tuple[float, str]] = {}
@@ -305,14 +340,17 @@ class Retriever:
         sims = self._vector_sims(full) if full.strip() else np.zeros(n)
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
+        kwh = self._keyword_hits(qtok, normalise(full))
         bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
         vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
-        cand = set(bm_order) | set(vec_order) | set(sig) | set(met)
+        cand = set(bm_order) | set(vec_order) | set(sig) | set(met) | set(kwh)
         bm_max = float(bm.max()) if n else 0.0
         bm_rank = {i: r for r, i in enumerate(bm_order)}
         vec_rank = {i: r for r, i in enumerate(vec_order)}
         top_two = sorted(((float(sims[i]), i) for i in cand), reverse=True)[:2]
         qmass = self._bm25.query_idf_mass(qtok)
+        words = [t for t in qtok if t.isalpha() and len(t) >= 3]
+        oov = sum(1 for t in words if t not in self._bm25.idf) / len(words) if words else 0.0
         out: list[Candidate] = []
         for i in cand:
             e = self._entries[i]
@@ -323,21 +361,25 @@ class Retriever:
             feats = {
                 "sig": sig.get(i, (0.0, ""))[0],
                 "metric": met.get(i, (0.0, ""))[0],
+                "kw": kwh[i][0] if i in kwh else 0.0,
                 "bm25_rel": float(bm[i]) / bm_max if bm_max > 0 else 0.0,
                 "bm25_cov": cov,
                 "cos": float(sims[i]),
                 "cos_gap": float(sims[i]) - other_best,
                 "both_top": 1.0 if bm_rank.get(i) == 0 and vec_rank.get(i) == 0 else 0.0,
+                "oov": oov,
             }
             reasons: list[str] = []
             if i in sig:
                 reasons.append(sig[i][1])
             if i in met:
                 reasons.append(met[i][1])
+            if i in kwh:
+                reasons.append("keywords " + ", ".join(repr(k) for k in kwh[i][1][:4]))
             if i in bm_rank:
                 reasons.append(f"bm25 {feats['bm25_rel']:.2f} (rank {bm_rank[i] + 1}, covers {cov:.0%} of the query)")
             reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
-            fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"]
+            fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
                      + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * feats["cos"]
                      + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100))))
             out.append(Candidate(e, feats, tuple(reasons), fused))
@@ -351,6 +393,10 @@ class Retriever:
         return out
 
     # ------------------------------------------------------------------ search
+
+    def search_incident(self, incident: Any, k: int = 5) -> Retrieval:
+        """``search`` with the text, signatures, alerts and metric patterns of an incident's signals."""
+        return self.search(k=k, **incident_query(incident))
 
     def search(self, text: str, k: int = 5, service: str | None = None, signatures: Sequence[str] = (),
                alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> Retrieval:
@@ -382,6 +428,31 @@ class Retriever:
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
 
 
+def incident_query(incident: Any) -> dict[str, Any]:
+    """The ``search`` arguments for an :class:`~aisre.models.Incident` (or anything with ``.signals``).
+
+    Text = the signal summaries (and the diagnosis summary if present); signatures = signal signatures;
+    alerts = names of alert signals; metrics = ``name:anomaly_class`` of metric signals.
+    """
+    signals = list(getattr(incident, "signals", ()) or ())[:20]
+    texts = [s.summary for s in signals if s.summary]
+    diag = getattr(incident, "diagnosis", None)
+    if diag is not None and diag.summary:
+        texts.insert(0, diag.summary)
+    metrics = []
+    for s in signals:
+        if s.kind == "metric" and s.name:
+            cls = s.anomaly_class.value if s.anomaly_class else ""
+            metrics.append(f"{s.name}:{cls}" if cls else s.name)
+    return {
+        "text": " | ".join(dict.fromkeys(texts))[:MAX_QUERY_CHARS],
+        "service": getattr(incident, "service", None) or None,
+        "signatures": tuple(dict.fromkeys(s.signature for s in signals if s.signature)),
+        "alerts": tuple(dict.fromkeys(s.name for s in signals if s.kind == "alert" and s.name)),
+        "metrics": tuple(dict.fromkeys(metrics)),
+    }
+
+
 def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = None) -> Retriever:
     """The configured retriever: runbooks from ``knowledge.runbooks_dir`` (default: the pack's ``knowledge/``).
 
@@ -403,7 +474,7 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
         runbooks_dir = config.knowledge_dir
     emb = embedding or knowledge.get("embedding") or "auto"
     if store is None and (knowledge.get("store_dir") or knowledge.get("chroma_url")):
-        store = open_store(knowledge, embedding=None if emb in ("auto", "minilm") else emb)
+        store = open_store(knowledge, embedding=None if isinstance(emb, str) else emb)
     runbooks = load_runbooks(runbooks_dir) if runbooks_dir and Path(runbooks_dir).exists() else None
     mc = knowledge.get("min_confidence")
     return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc))

@@ -16,13 +16,14 @@ embedding function (:mod:`aisre.knowledge.embeddings`); ``HttpClient`` is used o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
 from aisre.errors import ConfigError, IntegrationError, SourceDown
-from aisre.models import Runbook
+from aisre.models import Runbook, stable_hash
 
 COLLECTIONS = {"runbook": "aisre_runbooks", "incident": "aisre_incidents"}
 
@@ -70,19 +71,20 @@ class KnowledgeStore(Protocol):
     def collection_for(self, kind: str) -> VectorCollection: ...
 
 
-def entry_text(rb: Runbook) -> str:
-    """The text embedded for an entry: title, description, symptoms and diagnosis (bounded)."""
+def entry_text(rb: Runbook, limit: int = 900) -> str:
+    """The text embedded for an entry: title, description, keywords and alert names (bounded).
+
+    Log signatures and diagnosis steps are left out on purpose: signatures are matched exactly by the
+    retriever, and shorter texts embed several times faster (MiniLM cost grows with length).
+    """
     s = rb.symptoms
-    parts = [rb.title, rb.description,
-             " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
-             " ".join(s.log_signatures), " ".join(s.alerts), " ".join(s.keywords),
-             " ".join(rb.tags), " ".join(rb.diagnosis[:3])]
-    return " \n".join(p for p in parts if p)[:4000]
+    parts = [rb.title + ".", rb.description, ", ".join(s.keywords), " ".join(s.alerts)]
+    return " ".join(p for p in parts if p)[:limit]
 
 
 def to_doc(rb: Runbook) -> StoreDoc:
     linked = next((t.split(":", 1)[1] for t in rb.tags if t.startswith("runbook:")), "")
-    meta = {"kind": rb.kind, "title": rb.title, "content_hash": rb.content_hash,
+    meta = {"kind": rb.kind, "title": rb.title, "content_hash": rb.content_hash or stable_hash(rb.to_dict()),
             "source_path": rb.source_path, "services": ",".join(rb.services), "runbook_id": linked,
             "entry": rb.to_json()}
     return StoreDoc(id=rb.id, text=entry_text(rb), metadata=meta)
@@ -92,6 +94,26 @@ def _matches(meta: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
     if not where:
         return True
     return all(meta.get(k) == v for k, v in where.items())
+
+
+_VEC_CACHE: dict[tuple[str, str], np.ndarray] = {}
+_VEC_CACHE_MAX = 20_000
+
+
+def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]) -> list[np.ndarray]:
+    """Embed ``texts``, reusing vectors this process already computed with the same named embedding."""
+    name = ef.name() if hasattr(ef, "name") else ""
+    if not name:
+        return [np.asarray(v, dtype=np.float32) for v in ef(texts)]
+    keys = [(name, hashlib.sha256(t.encode("utf-8", "replace")).hexdigest()) for t in texts]
+    missing = [i for i, k in enumerate(keys) if k not in _VEC_CACHE]
+    if missing:
+        vecs = ef([texts[i] for i in missing])
+        if len(_VEC_CACHE) + len(missing) > _VEC_CACHE_MAX:
+            _VEC_CACHE.clear()
+        for i, v in zip(missing, vecs):
+            _VEC_CACHE[keys[i]] = np.asarray(v, dtype=np.float32)
+    return [_VEC_CACHE[k] for k in keys]
 
 
 class MemoryCollection:
@@ -108,7 +130,7 @@ class MemoryCollection:
         docs = list(docs)
         if not docs:
             return
-        vecs = self._ef([d.text for d in docs])
+        vecs = _embed_cached(self._ef, [d.text for d in docs])
         for d, v in zip(docs, vecs):
             self._docs[d.id] = d
             self._vecs[d.id] = np.asarray(v, dtype=np.float32)
@@ -323,9 +345,9 @@ def open_store(knowledge: Mapping[str, Any] | None = None, *, embedding: Any = N
     or ``$AISRE_HOME/chroma``, or ``~/.aisre/chroma``).
     """
     cfg = dict(knowledge or {})
-    if embedding is None and cfg.get("embedding", "minilm") != "minilm":
+    if embedding is None:
         from aisre.knowledge.embeddings import make_embedding  # noqa: PLC0415
-        embedding = make_embedding(cfg["embedding"])
+        embedding = make_embedding(cfg.get("embedding") or "auto")
     url = cfg.get("chroma_url") or None
     path = cfg.get("store_dir") or default_dir or os.path.join(
         os.environ.get("AISRE_HOME") or os.path.join(os.path.expanduser("~"), ".aisre"), "chroma")
