@@ -58,7 +58,7 @@ class Agent:
                  correlator: Any = None, guardrails: Any = None, owner: str = "aisre-standalone",
                  change_feed: Callable[[float], Iterable[Change]] | None = None, capture: Any = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
-        from aisre.correlate import Correlator
+        from aisre.correlate import correlator_from_config
         from aisre.policy import Guardrails
 
         self.config = config
@@ -75,9 +75,7 @@ class Agent:
         self.on_event = on_event or (lambda kind, data: None)
         self.metric_watch = MetricWatcher(config, metric_sources, store, clock=clock)
         self.log_watch = LogWatchRunner(config, log_sources, store, clock=clock) if log_sources else None
-        deps = {s.name: tuple(s.depends_on) for s in config.services}
-        self.correlator = correlator or Correlator(store, clock=clock, window_s=900, dependencies=deps,
-                                                   environment=config.environment)
+        self.correlator = correlator or correlator_from_config(store, config, clock=clock)
         self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment,
                                                    targets=dict(config.targets), audit=audit)
         self.pending: dict[str, PendingFix] = {}

@@ -39,10 +39,8 @@ class Runtime:
     @property
     def correlator(self) -> Any:
         def make() -> Any:
-            from aisre.correlate import Correlator
-            deps = {s.name: tuple(s.depends_on) for s in self.config.services}
-            return Correlator(self.store, clock=self.clock, window_s=900, dependencies=deps,
-                              environment=self.config.environment)
+            from aisre.correlate import correlator_from_config
+            return correlator_from_config(self.store, self.config, clock=self.clock)
         return self._get("correlator", make)
 
     @property
@@ -131,10 +129,8 @@ class Runtime:
     # ------------------------------------------------------------------ edges: webhooks and status pages
     def normalise_webhook(self, kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
-        from aisre.sources.webhooks import normalise
-        hooks = dict(self.config.sources.get("webhooks") or {})
-        res = normalise(kind, body, headers or {}, now=self.clock(), verify_sns=hooks.get("verify_sns", True),
-                        service_map=hooks.get("service_map") or {}, github_secret=hooks.get("github_secret"))
+        from aisre.sources.webhooks import normalise_with_config
+        res = normalise_with_config(kind, body, headers or {}, self.config, now=self.clock())
         return {"kind": kind, "signals": [s.to_dict() for s in res.signals],
                 "changes": [c.to_dict() for c in res.changes], "confirm_url": res.confirm_url or "",
                 "ignored": res.ignored or ""}
