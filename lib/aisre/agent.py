@@ -225,6 +225,7 @@ class Agent:
         if steps.chartable_signals(incident) and receipts:
             self._charted.add(incident.id)
         report.escalated.append(incident.id)
+        self.incidents[incident.id] = incident
         self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
         self.pending.pop(incident.id, None)
         return incident
@@ -234,6 +235,7 @@ class Agent:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident.id, how)
+        self.incidents[incident.id] = incident
         steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.resolved.append(incident.id)
