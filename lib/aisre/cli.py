@@ -161,6 +161,16 @@ def cmd_kb(args: argparse.Namespace) -> int:
         report = knowledge.ingest_cli(config, args.dir, store_dir=args.store, out=sys.stderr)
         print(json.dumps(report, indent=2, default=str))
         return 0 if not report.get("errors") else 1
+    if args.kb_cmd in ("unmatched", "health"):
+        from aisre.knowledge.store import open_store
+        store = open_store(config.knowledge)
+        if args.kb_cmd == "unmatched":
+            rep = knowledge.unmatched_report(store)
+            print(json.dumps(rep.to_dict() if hasattr(rep, "to_dict") else rep, indent=2, default=str))
+        else:
+            for rid, h in sorted(knowledge.runbook_health(store).items()):
+                print(f"{rid:28s} {h}")
+        return 0
     retriever = knowledge.build_retriever(config)
     res = retriever.search(args.text, k=args.k)
     if not res.matches:
@@ -272,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     ks = ksub.add_parser("search", help="ranked matches with scores and reasons")
     ks.add_argument("text")
     ks.add_argument("-k", type=int, default=5)
+    ksub.add_parser("unmatched", help="recorded incidents that matched no runbook (candidates for new runbooks)")
+    ksub.add_parser("health", help="per-runbook successes and failures (runbooks flagged for review)")
     k.set_defaults(fn=cmd_kb)
 
     a = sub.add_parser("audit", help="audit log tools")
