@@ -86,6 +86,8 @@ class Agent:
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
+        #: latest values for prechecks and verification; % thresholds are relative to the metric's capacity
+        self.reader = steps.LiveReader(self.read_latest, lambda svc, m: steps.config_capacity(config, svc, m))
 
     # ------------------------------------------------------------------------------------ loop
     def tick(self, now: float | None = None) -> TickReport:
@@ -111,8 +113,20 @@ class Agent:
                 log.error("%s watcher failed: %s", kind, exc)
                 record_heartbeat(self.store, kind, now=now, polled=0, points=0, errors=(),
                                  fatal=f"{type(exc).__name__}: {exc}")
+        # Correlate every signal of this poll first, then triage each touched incident once, on all of
+        # its evidence: signals that arrive together (memory at 99 % and the kernel's OOM kill) must not
+        # be diagnosed one at a time, the first one deciding the fix.
+        touched: dict[str, Incident] = {}
         for signal in report.signals:
-            self.handle_signal(signal, now, report)
+            incident = self.ingest(signal, now)
+            if incident is not None:
+                touched[incident.id] = incident
+        for inc_id in touched:
+            latest = self.correlator.get(inc_id)
+            if latest is None:
+                continue                   # folded into another incident during this poll
+            self.incidents[inc_id] = latest
+            self._triage_if_ours(latest, now, report)
         self.follow_up(now, report)
         return report
 
@@ -121,6 +135,14 @@ class Agent:
 
     # ------------------------------------------------------------------------------------ pipeline
     def handle_signal(self, signal: Signal, now: float, report: TickReport) -> Incident | None:
+        """Correlate one signal and triage its incident (a single signal; :meth:`tick` batches a poll)."""
+        incident = self.ingest(signal, now)
+        if incident is None:
+            return None
+        return self._triage_if_ours(incident, now, report)
+
+    def ingest(self, signal: Signal, now: float) -> Incident | None:
+        """Attach ``signal`` to its incident (new or existing); no triage."""
         if self.guardrails.mode() is Mode.OFF:
             return None
         incident, is_new = self.correlator.ingest(signal)
@@ -128,6 +150,9 @@ class Agent:
         self.on_event("signal", {"ts": now, "incident": incident.id, "service": signal.service, "name": signal.name,
                                  "class": signal.anomaly_class.value if signal.anomaly_class else signal.kind,
                                  "summary": signal.summary})
+        return incident
+
+    def _triage_if_ours(self, incident: Incident, now: float, report: TickReport) -> Incident:
         if incident.id in self.pending:
             return incident            # a fix is under way; verification decides what happens next
         if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED):
@@ -146,8 +171,8 @@ class Agent:
                                       runbook=diagnosis.runbook_id, confidence=round(diagnosis.confidence, 3),
                                       analyst=diagnosis.analyst)
         runbook = runbooks.get(diagnosis.runbook_id or "")
-        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook), self.read_latest)
-        request = steps.build_request(incident, diagnosis, runbook, self.config, read=self.read_latest)
+        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook, self.reader), self.reader)
+        request = steps.build_request(incident, diagnosis, runbook, self.config, read=self.reader)
         decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit,
                                 waiting=waiting)
         if waiting and request is None:
@@ -181,7 +206,7 @@ class Agent:
                      f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
-                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.read_latest,
+                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.reader,
                                  capture=self.capture)
         report.actions.append(result)
         incident = dataclasses.replace(incident, actions=incident.actions + (result,),
@@ -240,7 +265,7 @@ class Agent:
             if incident is None:
                 self.pending.pop(inc_id, None)
                 continue
-            check = steps.verify_symptom(fix.rb_action, fix.service, self.read_latest)
+            check = steps.verify_symptom(fix.rb_action, fix.service, self.reader)
             if check.ok and now - fix.started >= 60:
                 incident = steps.add_timeline(incident, now, "verified", check.detail)
                 self._resolve(incident, now, report, f"auto-remediated by {fix.action}; {check.detail}")
@@ -257,8 +282,8 @@ class Agent:
             if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
                 self.awaiting.pop(inc_id, None)
                 continue
-            rb_action, _ = steps.choose_action(incident.diagnosis, runbook, steps.action_service(incident, runbook),
-                                                self.read_latest)
+            rb_action, _ = steps.choose_action(incident.diagnosis, runbook, steps.action_service(incident, runbook, self.reader),
+                                                self.reader)
             if rb_action is not None:          # the pending action is now due: decide again, on live values
                 self.awaiting.pop(inc_id, None)
                 self.watching[inc_id] = now

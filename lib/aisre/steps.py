@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from aisre import conditions
+from aisre import conditions, slots
 from aisre.config import Config
 from aisre.errors import ForbiddenAction, PolicyDenied, SreError, ValidationError
 from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Classification, Decision, Diagnosis,
@@ -20,8 +20,36 @@ from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Clas
 
 log = logging.getLogger(__name__)
 
-#: reads the latest value of a service's metric (None when unknown)
+#: reads the latest value of a service's metric (None when unknown). A reader may also have a
+#: ``capacity(service, metric)`` method: ``%`` thresholds are then percentages of that capacity.
 MetricReader = Callable[[str, str], "float | None"]
+
+
+class LiveReader:
+    """A :data:`MetricReader` that also knows each metric's capacity (from the service config)."""
+
+    def __init__(self, latest: MetricReader, capacity: Callable[[str, str], "float | None"]) -> None:
+        self._latest = latest
+        self._capacity = capacity
+
+    def __call__(self, service: str, metric: str) -> float | None:
+        return self._latest(service, metric)
+
+    def capacity(self, service: str, metric: str) -> float | None:
+        return self._capacity(service, metric)
+
+
+def config_capacity(config: Config, service: str, metric: str) -> float | None:
+    """The configured capacity of ``service``'s ``metric`` (None when not configured)."""
+    svc = config.service(service)
+    spec = next((m for m in svc.metrics if m.name == metric), None) if svc else None
+    cap = getattr(spec, "capacity", None) if spec is not None else None
+    return float(cap) if cap else None
+
+
+def _capacity(read: Any, service: str, metric: str) -> float | None:
+    fn = getattr(read, "capacity", None)
+    return fn(service, metric) if callable(fn) else None
 
 
 def add_timeline(incident: Incident, ts: float, kind: str, text: str, **data: Any) -> Incident:
@@ -69,23 +97,44 @@ def target_for(config: Config, service: str) -> Target:
     return Target(kind=t.kind, name=t.name or service, namespace=t.namespace, extra=dict(t.extra))
 
 
-def action_service(incident: Incident, runbook: Runbook | None) -> str:
+def action_service(incident: Incident, runbook: Runbook | None, read: MetricReader | None = None) -> str:
     """The service the runbook's fix applies to: the one showing the runbook's symptoms.
 
     A correlated incident can span services (its ``service`` is the root dependency); a memory leak on
     checkout inside an incident grouped under orders-db must restart checkout, not the database.
+    A service showing a symptom *metric* of the runbook wins over one only logging its signature (the
+    cache fills on sessions-cache; checkout merely logs the cache's OOM replies). With ``read``, a
+    service that has the metrics the runbook's preconditions test wins over one that has not.
     """
     if runbook is None:
         return incident.service
     metrics = {m.metric for m in runbook.symptoms.metrics}
     sigs = {x.lower() for x in runbook.symptoms.log_signatures}
+    ranked: list[tuple[int, str]] = []
     for s in sorted(incident.signals, key=lambda s: (s.severity.rank, s.ts), reverse=True):
         if s.resolved:
             continue
-        if s.name in metrics or (s.signature and s.signature.lower() in sigs) or \
+        if s.name in metrics:
+            ranked.append((0, s.service))
+        elif (s.signature and s.signature.lower() in sigs) or \
                 (s.evidence.get("runbook_id") == runbook.id if isinstance(s.evidence, Mapping) else False):
-            return s.service
-    return incident.service
+            ranked.append((1, s.service))
+    services = [svc for _, svc in sorted(ranked, key=lambda r: r[0])]     # stable: severity order within a rank
+    if read is not None and services:
+        wanted = [m for act in runbook.actions for c in act.preconditions
+                  for m in [_metric_of(c)] if m is not None]
+        if wanted:
+            for svc in services:
+                if any(read(svc, m) is not None for m in wanted):
+                    return svc
+    return services[0] if services else incident.service
+
+
+def _metric_of(condition: str) -> str | None:
+    try:
+        return conditions.parse(condition)[0]
+    except ValidationError:
+        return None
 
 
 def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
@@ -118,7 +167,7 @@ def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
 def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
                   *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
     """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
-    service = action_service(incident, runbook)
+    service = action_service(incident, runbook, read)
     rb_action, _ = choose_action(diagnosis, runbook, service, read)
     if runbook is None or rb_action is None:
         return None
@@ -127,8 +176,16 @@ def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | N
     # (a "{{ name }}" placeholder or null), with a plain scalar; the registry validates it afterwards.
     for k, v in (diagnosis.action_params or {}).items():
         open_slot = k in params and (params[k] is None or (isinstance(params[k], str) and "{{" in params[k]))
-        if open_slot and isinstance(v, (str, int, float, bool)):
+        if open_slot and isinstance(v, (str, int, float, bool)) and not (isinstance(v, str) and "{{" in v):
             params[k] = v
+    # Slots nobody filled are read from the incident's evidence (the flag of the flag change, the node
+    # the kubelet names). A slot still open means we do not know what to act on: no request at all
+    # (the registry would refuse the template text as forbidden); the guardrails escalate.
+    params, still_open = slots.fill(params, incident, service)
+    if still_open:
+        log.info("incident %s: %s has unfilled parameters %s; not requesting it", incident.id, rb_action.action,
+                 ", ".join(still_open))
+        return None
     return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
                          reason=diagnosis.summary[:300], requested_by=requested_by)
@@ -167,7 +224,7 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
             continue
         value = read(service, metric)
         observed[metric] = value
-        if not conditions.holds(value, cond):
+        if not conditions.holds(value, cond, capacity=_capacity(read, service, metric)):
             return Check(ok=False, detail=f"precondition no longer holds: {cond} (now {value})", observed=observed)
     return Check(ok=True, detail="preconditions hold", observed=observed)
 
@@ -243,7 +300,7 @@ def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricRe
         value = read(service, vc.metric)
         observed[vc.metric] = value
         try:
-            ok = conditions.holds(value, vc.condition)
+            ok = conditions.holds(value, vc.condition, capacity=_capacity(read, service, vc.metric))
         except ValidationError:
             failing.append(f"{vc.metric} {vc.condition}: not a checkable condition")
             continue

@@ -513,12 +513,18 @@ class DrillNotifier:
         return Receipt(channel=self.channel, ok=True, ref=str(len(self.sent)))
 
 
+#: The simulated fleet operator's Redis policy: temporary and pure-cache key families may be unlinked
+#: (what a real operator lists in ``targets.redis.evictable_patterns``); sessions and queues may not.
+SIM_EVICTABLE_PATTERNS = ("tmp:*", "cache:*")
+
+
 def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "drill") -> dict[str, Any]:
     """The ``aisre`` configuration (a dict for :func:`aisre.config.load_config`) that watches ``fleet``.
 
     Every metric of every service from the ``sim`` source (with its capacity where it has one), logs
     from the ``sim`` log source, targets of kind ``sim``; the given mode; ``limited`` mode may run
-    every safe action of the registry.
+    every safe action of the registry; the fleet's evictable Redis key families
+    (:data:`SIM_EVICTABLE_PATTERNS`).
     """
     scenario = fleet.scenario
     services = []
@@ -545,6 +551,7 @@ def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "dr
         "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
         "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
         "audit": {"path": ""},
+        "targets": {"redis": {"evictable_patterns": list(SIM_EVICTABLE_PATTERNS)}},
     }
 
 
