@@ -17,12 +17,16 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from aisre import steps
 from aisre.config import Config, secret_values
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
-                          Mode, RunbookAction, Signal, Verdict, iso)
+                          Mode, RunbookAction, Severity, Signal, Verdict, iso)
 from aisre.state import MemoryStore, StateStore
 from aisre.watch import LogWatchRunner, MetricWatcher
 
 log = logging.getLogger(__name__)
 
+#: a non-critical page waits until the incident has lasted this long (a blip heals within it)
+CONFIRM_S = 120.0
+#: a log signal counts as ongoing for this long after it was seen
+LOG_ACTIVE_S = 90.0
 #: metrics whose forecast runs into a hard limit (percent of capacity)
 CAPACITY_METRICS = {"memory_pct": 100.0, "disk_pct": 100.0, "cpu_pct": 100.0, "cache_memory_pct": 100.0,
                     "db_cpu_pct": 100.0}
@@ -83,6 +87,8 @@ class Agent:
         self.pending: dict[str, PendingFix] = {}
         self.watching: dict[str, float] = {}      # incident id -> last signal time (transient / cooling down)
         self.awaiting: dict[str, Any] = {}        # incident id -> runbook whose action waits for its preconditions
+        self.confirming: dict[str, float] = {}    # incident id -> when a deferred non-critical page is due
+        self.cleared_at: dict[str, float] = {}    # incident id -> when its symptoms last cleared before a page
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
@@ -179,6 +185,15 @@ class Agent:
             self.awaiting[incident.id] = runbook
         else:
             self.awaiting.pop(incident.id, None)
+        due = None if waiting else self._confirm_due(incident, diagnosis, runbook, decision, now)
+        if due is not None:
+            self.confirming[incident.id] = due
+            decision = dataclasses.replace(decision, verdict=Verdict.WATCH, reasons=(
+                f"not critical: confirming the problem persists before paging (due {iso(due)})", *decision.reasons))
+            self.audit.append("decision", incident.id, {"verdict": "watch", "deferred": "escalate", "due": due,
+                                                        "reasons": list(decision.reasons)})
+        else:
+            self.confirming.pop(incident.id, None)
         report.decisions.append((incident.id, decision))
         incident = steps.add_timeline(incident, now, "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}",
                                       mode=decision.mode.value)
@@ -199,6 +214,55 @@ class Agent:
             incident = self._resolve(incident, now, report, "symptom gone")
         self._save(incident)
         return incident
+
+    def _confirm_due(self, incident: Incident, diagnosis: Any, runbook: Any, decision: Decision,
+                     now: float) -> float | None:
+        """When a page for a non-critical incident should go out, or None to page now.
+
+        An unknown-critical diagnosis, or a known problem whose runbook escalates at ``critical``
+        (an expired certificate, a zone down), pages at once. A known problem with no automated fix
+        whose runbook escalates below critical (a vendor blip) and an unrecognised minor anomaly are
+        paged only once they have lasted :data:`CONFIRM_S` and still show: a transient blip heals
+        within that and is closed without waking anybody. The clock restarts after a clearing."""
+        if decision.verdict is not Verdict.ESCALATE or decision.mode not in (Mode.AUTONOMOUS, Mode.LIMITED):
+            return None
+        if incident.escalated_at is not None:
+            return None
+        if diagnosis.classification is Classification.KNOWN:
+            declared = runbook.escalation.severity if runbook is not None and runbook.escalation else Severity.CRITICAL
+            if declared.rank >= Severity.CRITICAL.rank or decision.request is not None:
+                return None
+        elif diagnosis.classification is not Classification.UNKNOWN_MINOR:
+            return None
+        cleared = self.cleared_at.get(incident.id)
+        onsets = [s.onset_ts or s.ts for s in incident.signals if cleared is None or s.ts > cleared]
+        start = min(onsets, default=now)
+        if cleared is None:
+            start = min(start, incident.opened_at)
+        due = start + CONFIRM_S
+        return due if now < due else None
+
+    def still_showing(self, incident: Incident, now: float) -> bool:
+        """Does the incident still show? A metric signal whose latest value is outside its band, or an
+        error-level log signal, a fatal signature or an alert seen within :data:`LOG_ACTIVE_S` (a new
+        warning-level log pattern alone, with every metric back in its band, is not an outage)."""
+        for s in incident.signals:
+            if s.resolved:
+                continue
+            if s.kind in ("metric", "synthetic"):
+                metric = s.labels.get("metric") or s.name
+                value = self.read_latest(s.service, metric)
+                if value is None:
+                    continue
+                up = s.upper if s.upper is not None else s.expected
+                low = s.lower if s.lower is not None else s.expected
+                rising = s.value is not None and s.expected is not None and s.value >= s.expected
+                if (rising and up is not None and value > up) or (not rising and low is not None and value < low):
+                    return True
+            elif now - s.ts < LOG_ACTIVE_S and (s.kind != "log" or s.signature or
+                                                 s.severity.rank >= Severity.ERROR.rank):
+                return True
+        return False
 
     def _act(self, incident: Incident, request: Any, rb_action: RunbookAction | None, now: float,
              report: TickReport) -> Incident:
@@ -253,6 +317,28 @@ class Agent:
         self.watching.pop(incident.id, None)
         return incident
 
+    def _cleared(self, incident: Incident, now: float, due: float) -> None:
+        """The symptoms went away before the page was due: a transient; keep watching, page nobody."""
+        from aisre.models import Diagnosis
+        d = incident.diagnosis
+        why = (f"symptoms cleared within {CONFIRM_S:.0f} s without action"
+               + (f" (it looked like {d.runbook_id})" if d is not None and d.runbook_id else ""))
+        diagnosis = Diagnosis(classification=Classification.TRANSIENT, severity=Severity.WARNING,
+                              summary=f"Transient anomaly on {incident.service}: {why}", suspected_cause=why,
+                              evidence=d.evidence if d is not None else (), confidence=0.7,
+                              next_steps=("Keep watching; reopen if it recurs within the window.",),
+                              analyst="agent")
+        incident = dataclasses.replace(incident, diagnosis=diagnosis)
+        incident = steps.add_timeline(incident, now, "diagnosed", f"transient: {why}")
+        self.audit.append("decision", incident.id, {"verdict": "watch", "classification": "transient",
+                                                    "reasons": [why]})
+        self.on_event("decision", {"ts": now, "incident": incident.id, "verdict": "watch",
+                                   "classification": "transient", "runbook": None, "action": None,
+                                   "reasons": [why]})
+        self.watching[incident.id] = now
+        self.cleared_at[incident.id] = now
+        self._save(incident)
+
     def _save(self, incident: Incident) -> None:
         self.correlator.save(incident)
         self.incidents[incident.id] = incident
@@ -288,6 +374,18 @@ class Agent:
                 self.awaiting.pop(inc_id, None)
                 self.watching[inc_id] = now
                 self.process(incident, now, report)
+        for inc_id, due in list(self.confirming.items()):
+            incident = self.incidents.get(inc_id)
+            if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
+                self.confirming.pop(inc_id, None)
+                continue
+            if now < due:
+                continue
+            self.confirming.pop(inc_id, None)
+            if self.still_showing(incident, now):
+                self.process(incident, now, report)        # lasted: the deferred page goes out now
+            else:
+                self._cleared(incident, now, due)
         quiet_s = 600.0
         for inc_id, last in list(self.watching.items()):
             incident = self.incidents.get(inc_id)
