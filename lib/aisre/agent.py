@@ -89,6 +89,7 @@ class Agent:
         self.awaiting: dict[str, Any] = {}        # incident id -> runbook whose action waits for its preconditions
         self.confirming: dict[str, float] = {}    # incident id -> when a deferred non-critical page is due
         self.cleared_at: dict[str, float] = {}    # incident id -> when its symptoms last cleared before a page
+        self.triaged_on: dict[str, frozenset[tuple[str, str]]] = {}   # incident id -> evidence of its last triage
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
@@ -129,8 +130,13 @@ class Agent:
                 touched[incident.id] = incident
         for inc_id in touched:
             latest = self.correlator.get(inc_id)
-            if latest is None:
-                continue                   # folded into another incident during this poll
+            if latest is None or _merged_away(latest):    # folded into another incident: one incident
+                gone = self.incidents.get(inc_id)
+                if gone is not None and not gone.actions and gone.escalated_at is None:
+                    self.incidents.pop(inc_id, None)
+                elif latest is not None:
+                    self.incidents[inc_id] = latest
+                continue
             self.incidents[inc_id] = latest
             self._triage_if_ours(latest, now, report)
         self.follow_up(now, report)
@@ -161,23 +167,40 @@ class Agent:
     def _triage_if_ours(self, incident: Incident, now: float, report: TickReport) -> Incident:
         if incident.id in self.pending:
             return incident            # a fix is under way; verification decides what happens next
+        if incident.status is IncidentStatus.ESCALATED and self._materially_new(incident):
+            # escalated on weaker evidence; a fatal signature, an alert, a change or another service
+            # arrived since: triage again (the page already sent is not repeated: the Dispatcher
+            # dedups per fingerprint; a known problem with a safe fix is fixed and the humans told)
+            incident = steps.add_timeline(incident, now, "retriage", "materially new evidence since the escalation")
+            incident = dataclasses.replace(incident, status=IncidentStatus.OPEN)
+            self._save(incident)
+            self.watching[incident.id] = now
+            return self.process(incident, now, report)
         if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED):
             return incident            # humans own it now (or it is closed); the correlator keeps the evidence
         self.watching[incident.id] = now
         return self.process(incident, now, report)
+
+    def _materially_new(self, incident: Incident) -> bool:
+        """Evidence that can change a diagnosis arrived after the last triage: a fatal log signature,
+        an alert or status signal, a change, or a service the incident did not involve."""
+        seen = self.triaged_on.get(incident.id)
+        return seen is not None and bool(evidence_keys(incident) - seen)
 
     def process(self, incident: Incident, now: float, report: TickReport) -> Incident:
         mode = self.guardrails.mode()
         if mode is Mode.OFF:
             return incident
         diagnosis, retrieval, runbooks = steps.triage(incident, retriever=self.retriever, analyst=self.analyst)
+        self.triaged_on[incident.id] = evidence_keys(incident)
         incident = dataclasses.replace(incident, diagnosis=diagnosis)
         incident = steps.add_timeline(incident, now, "diagnosed",
                                       f"{diagnosis.classification.value}: {diagnosis.summary}",
                                       runbook=diagnosis.runbook_id, confidence=round(diagnosis.confidence, 3),
                                       analyst=diagnosis.analyst)
         runbook = runbooks.get(diagnosis.runbook_id or "")
-        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook, self.reader), self.reader)
+        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook),
+                                         steps.IncidentReader(self.reader, incident))
         request = steps.build_request(incident, diagnosis, runbook, self.config, read=self.reader)
         decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit,
                                 waiting=waiting)
@@ -270,7 +293,8 @@ class Agent:
                      f"(runbook {request.runbook_id}). Reason: {request.reason}", dispatcher=self.dispatcher,
                      audit=self.audit, environment=self.config.environment)
         result = steps.remediate(request, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
-                                 owner=self.owner, clock=self.clock, rb_action=rb_action, read=self.reader,
+                                 owner=self.owner, clock=self.clock, rb_action=rb_action,
+                                 read=steps.IncidentReader(self.reader, incident),
                                  capture=self.capture)
         report.actions.append(result)
         incident = dataclasses.replace(incident, actions=incident.actions + (result,),
@@ -351,7 +375,7 @@ class Agent:
             if incident is None:
                 self.pending.pop(inc_id, None)
                 continue
-            check = steps.verify_symptom(fix.rb_action, fix.service, self.reader)
+            check = steps.verify_symptom(fix.rb_action, fix.service, steps.IncidentReader(self.reader, incident))
             if check.ok and now - fix.started >= 60:
                 incident = steps.add_timeline(incident, now, "verified", check.detail)
                 self._resolve(incident, now, report, f"auto-remediated by {fix.action}; {check.detail}")
@@ -368,8 +392,8 @@ class Agent:
             if incident is None or incident.status is not IncidentStatus.OPEN or inc_id in self.pending:
                 self.awaiting.pop(inc_id, None)
                 continue
-            rb_action, _ = steps.choose_action(incident.diagnosis, runbook, steps.action_service(incident, runbook, self.reader),
-                                                self.reader)
+            rb_action, _ = steps.choose_action(incident.diagnosis, runbook, steps.action_service(incident, runbook),
+                                                steps.IncidentReader(self.reader, incident))
             if rb_action is not None:          # the pending action is now due: decide again, on live values
                 self.awaiting.pop(inc_id, None)
                 self.watching[inc_id] = now
@@ -400,6 +424,27 @@ class Agent:
 
 
 # ---------------------------------------------------------------------------------------- wiring
+
+
+def evidence_keys(incident: Incident) -> frozenset[tuple[str, str]]:
+    """The diagnosis-changing evidence of an incident: fatal signatures, alerts, changes, services."""
+    keys: set[tuple[str, str]] = {("service", s) for s in (incident.service, *incident.services)}
+    for s in incident.signals:
+        if s.resolved:
+            continue
+        if s.signature:
+            keys.add(("signature", s.signature))
+        if s.kind in ("alert", "status"):
+            keys.add((s.kind, s.name))
+    keys.update(("change", c.id) for c in incident.changes)
+    return frozenset(keys)
+
+
+def _merged_away(incident: Incident) -> bool:
+    """Closed by the correlator because it was folded into another incident (a cascade's root)."""
+    last = incident.timeline[-1] if incident.timeline else None
+    return (incident.status is IncidentStatus.RESOLVED and last is not None and last.kind == "resolved"
+            and last.text.startswith("merged into "))
 
 
 def _as_dispatcher(notifiers: Any, store: StateStore) -> Any:

@@ -97,44 +97,54 @@ def target_for(config: Config, service: str) -> Target:
     return Target(kind=t.kind, name=t.name or service, namespace=t.namespace, extra=dict(t.extra))
 
 
-def action_service(incident: Incident, runbook: Runbook | None, read: MetricReader | None = None) -> str:
+def action_service(incident: Incident, runbook: Runbook | None) -> str:
     """The service the runbook's fix applies to: the one showing the runbook's symptoms.
 
     A correlated incident can span services (its ``service`` is the root dependency); a memory leak on
     checkout inside an incident grouped under orders-db must restart checkout, not the database.
-    A service showing a symptom *metric* of the runbook wins over one only logging its signature (the
-    cache fills on sessions-cache; checkout merely logs the cache's OOM replies). With ``read``, a
-    service that has the metrics the runbook's preconditions test wins over one that has not.
+    (Datastore actions requested on an app land on its datastore, as the executors resolve them; the
+    metrics a precondition reads come from whichever service of the incident has them, see
+    :class:`IncidentReader`.)
     """
     if runbook is None:
         return incident.service
     metrics = {m.metric for m in runbook.symptoms.metrics}
     sigs = {x.lower() for x in runbook.symptoms.log_signatures}
-    ranked: list[tuple[int, str]] = []
     for s in sorted(incident.signals, key=lambda s: (s.severity.rank, s.ts), reverse=True):
         if s.resolved:
             continue
-        if s.name in metrics:
-            ranked.append((0, s.service))
-        elif (s.signature and s.signature.lower() in sigs) or \
+        if s.name in metrics or (s.signature and s.signature.lower() in sigs) or \
                 (s.evidence.get("runbook_id") == runbook.id if isinstance(s.evidence, Mapping) else False):
-            ranked.append((1, s.service))
-    services = [svc for _, svc in sorted(ranked, key=lambda r: r[0])]     # stable: severity order within a rank
-    if read is not None and services:
-        wanted = [m for act in runbook.actions for c in act.preconditions
-                  for m in [_metric_of(c)] if m is not None]
-        if wanted:
-            for svc in services:
-                if any(read(svc, m) is not None for m in wanted):
-                    return svc
-    return services[0] if services else incident.service
+            return s.service
+    return incident.service
 
 
-def _metric_of(condition: str) -> str | None:
-    try:
-        return conditions.parse(condition)[0]
-    except ValidationError:
-        return None
+class IncidentReader:
+    """A :data:`MetricReader` for one incident: a metric the acting service does not have is read on
+    the other services of the incident (a cache-full precondition ``cache_memory_pct > 90`` of a fix
+    requested on checkout reads sessions-cache). Capacities follow the service that answered."""
+
+    def __init__(self, read: MetricReader, incident: Incident) -> None:
+        self._read = read
+        self._services = tuple(dict.fromkeys((incident.service, *incident.services,
+                                              *(s.service for s in incident.signals))))
+
+    def locate(self, service: str, metric: str) -> tuple[str, float | None]:
+        value = self._read(service, metric)
+        if value is not None:
+            return service, value
+        for other in self._services:
+            if other != service:
+                value = self._read(other, metric)
+                if value is not None:
+                    return other, value
+        return service, None
+
+    def __call__(self, service: str, metric: str) -> float | None:
+        return self.locate(service, metric)[1]
+
+    def capacity(self, service: str, metric: str) -> float | None:
+        return _capacity(self._read, self.locate(service, metric)[0], metric)
 
 
 def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
@@ -152,22 +162,34 @@ def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
     if diagnosis.classification is not Classification.KNOWN or not runbook.auto_remediate or read is None:
         return None, ""
     waiting: list[str] = []
+    due: list[RunbookAction] = []
     for act in runbook.actions:
         if not act.preconditions:
             continue
         pre = preconditions_hold(act, service, read)
         if pre.ok:
-            return act, ""
+            due.append(act)
+            continue
         detail = pre.detail.replace("precondition no longer holds: ", "")
         if detail not in waiting:
             waiting.append(detail)
+    if due:
+        return safest(due), ""
     return None, ("waiting for " + "; ".join(waiting)) if waiting else ""
+
+
+def safest(actions: Sequence[RunbookAction]) -> RunbookAction:
+    """The least risky of several applicable runbook actions (declared safety, then runbook order):
+    a safe restart of the leaking app before a caution terminate of database sessions."""
+    rank = {Safety.SAFE: 0, Safety.CAUTION: 1, Safety.FORBIDDEN: 2}
+    return min(actions, key=lambda a: rank.get(a.safety or Safety.SAFE, 2))
 
 
 def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
                   *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
     """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
-    service = action_service(incident, runbook, read)
+    service = action_service(incident, runbook)
+    read = IncidentReader(read, incident) if read is not None else None
     rb_action, _ = choose_action(diagnosis, runbook, service, read)
     if runbook is None or rb_action is None:
         return None

@@ -68,12 +68,27 @@ def test_build_request_fills_the_slot_and_refuses_an_unfillable_one():
     assert steps.build_request(without, _diag(params={"flag": "{{ flag }}"}), rb, config) is None
 
 
-def test_action_service_prefers_the_service_with_the_runbook_metric():
-    rb = _runbook({"flag": "x", "value": False}, metric="cache_memory_pct", pre=("cache_memory_pct > 90",))
-    rb = Runbook(id="cache-saturation", title="c", description="", actions=rb.actions,
-                 symptoms=Symptoms(metrics=rb.symptoms.metrics, log_signatures=("OOM command not allowed",)))
+def test_preconditions_read_a_metric_on_the_incident_service_that_has_it():
+    act = RunbookAction(action="redis_unlink_pattern", params={"pattern": "tmp:*"},
+                        preconditions=("cache_memory_pct > 90",))
     inc = _inc([_sig("sessions-cache", "cache_memory_pct", kind="metric", ts=100),
                 _sig("checkout", "oom", severity=Severity.ERROR, signature="OOM command not allowed", ts=200)])
-    assert steps.action_service(inc, rb) == "sessions-cache"
-    values = {("sessions-cache", "cache_memory_pct"): 95.0}
-    assert steps.action_service(inc, rb, lambda s, m: values.get((s, m))) == "sessions-cache"
+    values = {("sessions-cache", "cache_memory_pct"): 95.0, ("checkout", "error_rate"): 0.2}
+    plain = lambda s, m: values.get((s, m))  # noqa: E731
+    assert not steps.preconditions_hold(act, "checkout", plain).ok           # checkout has no cache metric
+    reader = steps.IncidentReader(plain, inc)
+    assert steps.preconditions_hold(act, "checkout", reader).ok
+    assert reader("checkout", "error_rate") == 0.2 and reader("checkout", "disk_pct") is None
+
+
+def test_percent_thresholds_use_the_capacity_of_the_service_that_answered():
+    act = RunbookAction(action="restart_deployment", preconditions=("thread_pool_active >= 95%",))
+    inc = _inc([_sig("api", "thread_pool_active", kind="metric")], service="api")
+    values = {("api", "thread_pool_active"): 107.0}
+    caps = {("api", "thread_pool_active"): 200.0}
+    live = steps.LiveReader(lambda s, m: values.get((s, m)), lambda s, m: caps.get((s, m)))
+    assert not steps.preconditions_hold(act, "api", steps.IncidentReader(live, inc)).ok     # 53.5 % of 200
+    values[("api", "thread_pool_active")] = 195.0
+    assert steps.preconditions_hold(act, "api", steps.IncidentReader(live, inc)).ok         # 97.5 %
+    # without a capacity the number is compared as it is
+    assert steps.preconditions_hold(act, "api", lambda s, m: 96.0).ok
