@@ -215,8 +215,10 @@ class Agent:
                 f"not critical: confirming the problem persists before paging (due {iso(due)})", *decision.reasons))
             self.audit.append("decision", incident.id, {"verdict": "watch", "deferred": "escalate", "due": due,
                                                         "reasons": list(decision.reasons)})
-        else:
+        elif not (waiting and request is None):
             self.confirming.pop(incident.id, None)
+        # (a page deferred for confirmation stays due while a known fix waits for its preconditions:
+        #  follow_up pages then if users are still hurting)
         report.decisions.append((incident.id, decision))
         incident = steps.add_timeline(incident, now, "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}",
                                       mode=decision.mode.value)
@@ -265,14 +267,18 @@ class Agent:
         due = start + CONFIRM_S
         return due if now < due else None
 
-    def still_showing(self, incident: Incident, now: float) -> bool:
+    def still_showing(self, incident: Incident, now: float, *, user_facing_only: bool = False) -> bool:
         """Does the incident still show? A metric signal whose latest value is outside its band, or an
         error-level log signal, a fatal signature or an alert seen within :data:`LOG_ACTIVE_S` (a new
-        warning-level log pattern alone, with every metric back in its band, is not an outage)."""
+        warning-level log pattern alone, with every metric back in its band, is not an outage).
+        ``user_facing_only``: only error / latency / availability metrics count."""
+        from aisre.analysis.evidence import is_user_facing
         for s in incident.signals:
             if s.resolved:
                 continue
             if s.kind in ("metric", "synthetic"):
+                if user_facing_only and not is_user_facing(s):
+                    continue
                 metric = s.labels.get("metric") or s.name
                 value = self.read_latest(s.service, metric)
                 if value is None:
@@ -406,7 +412,15 @@ class Agent:
             if now < due:
                 continue
             self.confirming.pop(inc_id, None)
-            if self.still_showing(incident, now):
+            if inc_id in self.awaiting:
+                # it began as something worth paging and lasted; the only known fix is not due yet
+                if self.still_showing(incident, now, user_facing_only=True):
+                    incident = self._escalate(incident, now, report, reason=(
+                        f"Escalating: the problem lasted {CONFIRM_S:.0f} s with user-facing impact and the known "
+                        f"fix ({getattr(self.awaiting[inc_id], 'id', '?')}) is not due yet."))
+                    self.awaiting.pop(inc_id, None)
+                    self._save(incident)
+            elif self.still_showing(incident, now):
                 self.process(incident, now, report)        # lasted: the deferred page goes out now
             else:
                 self._cleared(incident, now, due)
