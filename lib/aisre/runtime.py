@@ -21,6 +21,10 @@ from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Inciden
 from aisre.state import StateStore
 
 
+#: how long a dispatched signal id is remembered (duplicates within it start no second workflow)
+SIGNAL_DEDUP_TTL_S = 24 * 3600.0
+
+
 class Runtime:
     def __init__(self, config: Config | Mapping[str, Any], store: StateStore, *, clock: Callable[[], float] = time.time,
                  owner: str | None = None, overrides: Mapping[str, Any] | None = None) -> None:
@@ -214,13 +218,18 @@ class Runtime:
         return {"mode": new.value, "previous": old.value}
 
     def correlate(self, signal: Mapping[str, Any]) -> dict[str, Any]:
-        sig = Signal.from_dict(signal)
+        sig = redact_signal(Signal.from_dict(signal), self.config)
         if self.guardrails.mode() is Mode.OFF:
             return {"incident_id": "", "is_new": False, "skip": True, "status": "off"}
+        # a signal id seen before (a sensor re-dispatching its outbox after a crash, or a second node
+        # on the same stream) still refreshes its incident but never starts a second workflow run
+        from aisre.state import claim
+        first = claim(self.store, f"aisre.dedup.signal.{sig.id}", str(self.clock()), ttl_s=SIGNAL_DEDUP_TTL_S)
         incident, is_new = self.correlator.ingest(sig)
         busy = incident.status in (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED,
                                    IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED)
-        return {"incident_id": incident.id, "is_new": is_new, "skip": busy and not is_new,
+        return {"incident_id": incident.id, "is_new": is_new and first,
+                "skip": (busy and not is_new) or not first, "duplicate": not first,
                 "status": incident.status.value, "service": incident.service}
 
     def record_change(self, change: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,8 +257,11 @@ class Runtime:
                                           audit=self.audit, waiting=waiting)
         incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
         self.correlator.save(incident)
+        # "attempt" rides along with the request (ActionRequest.from_dict ignores it): remediate claims
+        # (incident, attempt) so two nodes that decided on the same evidence cannot both act
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
-                "request": request.to_dict() if request else None, "service": incident.service,
+                "request": {**request.to_dict(), "attempt": incident.attempts} if request else None,
+                "service": incident.service,
                 "safety": decision.safety.value if decision.safety else None,
                 "approval_ttl_minutes": self.config.safety.approval_ttl_minutes,
                 "approval_route": self.config.notify.get("slack", {}).get("approval_channel")
@@ -263,6 +275,14 @@ class Runtime:
         if mode in (Mode.OFF, Mode.SHADOW) or (mode is Mode.ADVISORY and req.requested_by == "aisre"):
             return {"action": req.action, "service": req.service, "status": "skipped", "ok": False,
                     "detail": f"mode is {mode.value}: no action taken"}
+        claim_key = ""
+        if incident is not None and req.requested_by == "aisre" and isinstance(request.get("attempt"), int):
+            from aisre.state import claim
+            claim_key = f"aisre.dedup.act.{incident.id}.{request['attempt']}"
+            if not claim(self.store, claim_key, self.owner, ttl_s=SIGNAL_DEDUP_TTL_S):
+                return {"action": req.action, "service": req.service, "status": "skipped", "ok": False,
+                        "detail": f"attempt {request['attempt']} of {incident.id} was already taken by "
+                                  f"{self.store.get(claim_key) or 'another node'}"}
         rb_action = self._runbook_action(incident, req.action) if incident else None
         if incident is not None:
             steps.notify(incident, "acting", f"Taking action: {req.action} on {req.service}"
@@ -271,7 +291,10 @@ class Runtime:
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
                                  read=self.read_latest, capture=self.capture)
+        if claim_key and result.status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
+            self.store.delete(claim_key)        # nothing ran: this attempt may be tried again
         if incident is not None:
+            incident = self.incident(req.incident_id)     # fresh: another step may have saved it meanwhile
             counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
             incident = dataclasses.replace(incident, actions=incident.actions + (result,),
                                            attempts=incident.attempts + (1 if counted else 0),
@@ -478,6 +501,30 @@ def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = 
     res = normalise(kind, body, headers or {})
     return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
             "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}
+
+
+def redact_signal(signal: Signal, config: Config) -> Signal:
+    """``signal`` with its free text (summary, samples, labels, evidence) redacted of the configured secrets
+    and secret-looking patterns, before it is stored in an incident (which reports, pages and the audit
+    log quote). Sensors and webhooks redact already; this is the pipeline's own edge."""
+    red = _redactor_for(config)
+    return dataclasses.replace(signal, summary=red.redact(signal.summary),
+                               samples=tuple(red.redact(x) for x in signal.samples),
+                               labels={k: red.redact(str(v)) for k, v in signal.labels.items()},
+                               evidence=red.redact_data(dict(signal.evidence)))
+
+
+_REDACTORS: dict[int, Any] = {}
+
+
+def _redactor_for(config: Config) -> Any:
+    from aisre.analysis.redact import Redactor
+    red = _REDACTORS.get(id(config))
+    if red is None or red[0] is not config:
+        red = (config, Redactor(secrets=secret_values(config)))
+        _REDACTORS.clear() if len(_REDACTORS) > 64 else None
+        _REDACTORS[id(config)] = red
+    return red[1]
 
 
 def make_redactor(config: Config) -> Callable[[str], str] | None:
