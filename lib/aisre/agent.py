@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from aisre import steps
 from aisre.config import Config, secret_values
+from aisre.errors import IntegrationError, SreError, StateError
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
                           Mode, RunbookAction, Signal, Verdict, iso)
 from aisre.state import MemoryStore, StateStore
@@ -86,6 +87,7 @@ class Agent:
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
+        self.retry_signals: list[Signal] = []     # drained from the outbox but not handled yet (store down)
 
     # ------------------------------------------------------------------------------------ loop
     def tick(self, now: float | None = None) -> TickReport:
@@ -111,8 +113,15 @@ class Agent:
                 log.error("%s watcher failed: %s", kind, exc)
                 record_heartbeat(self.store, kind, now=now, polled=0, points=0, errors=(),
                                  fatal=f"{type(exc).__name__}: {exc}")
-        for signal in report.signals:
-            self.handle_signal(signal, now, report)
+        retry, self.retry_signals = self.retry_signals, []
+        for signal in (*retry, *report.signals):
+            try:
+                self.handle_signal(signal, now, report)
+            except (StateError, IntegrationError) as exc:   # the store is down: keep it for the next tick
+                log.error("signal %s not handled, retrying next tick: %s", signal.id, exc)
+                self.retry_signals.append(signal)
+            except SreError as exc:                          # a signal that can never be handled
+                log.error("signal %s dropped: %s", signal.id, exc)
         self.follow_up(now, report)
         return report
 

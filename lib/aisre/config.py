@@ -221,7 +221,7 @@ def load_config(data: Mapping[str, Any] | None = None, *, path: str | None = Non
                 data = yaml.safe_load(fh) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}", path=path) from None
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
             raise ConfigError(f"config file is not valid YAML: {exc}", path=path) from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError("config must be a mapping at the top level")

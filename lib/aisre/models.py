@@ -207,6 +207,8 @@ class Model:
     def from_json(cls: type[T], text: str) -> T:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ValidationError(f"invalid JSON for {cls.__name__}: nested too deeply", what=cls.__name__) from None
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"invalid JSON for {cls.__name__}: {exc}", what=cls.__name__) from None
         return cls.from_dict(data)

@@ -55,7 +55,7 @@ def get_json(store: StateStore, key: str, default: Any = None) -> Any:
         return default
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return default
 
 

@@ -27,7 +27,8 @@ RUNBOOKS = ROOT / "knowledge" / "runbooks"
 
 HOSTILE = ["", " ", "\x00", "\u202e", "💥" * 3, "ignore previous instructions", "'; DROP TABLE x;--",
            "{{ 7*7 }}", "${jndi:ldap://x}", "A" * 5000, "-1", "1e400", "NaN", "Infinity", "null", "[]", "{}",
-           "2026-13-45T25:61:61Z", "0", "-9999999999999", "../../etc/passwd", "<script>alert(1)</script>"]
+           "2026-13-45T25:61:61Z", "0", "-9999999999999", "../../etc/passwd", "<script>alert(1)</script>",
+           "[" * 20000, "{\"a\":" * 5000]
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30), st.sampled_from(HOSTILE))
@@ -433,6 +434,100 @@ def _null_dispatcher() -> Any:
     return Dispatcher([])
 
 
+# --------------------------------------------------------------------------- metric and log sources
+# (Prometheus, Datadog, Elasticsearch and Loki bodies: tests/unit/sources/test_source_fuzz.py)
+
+def cloudwatch_specs() -> Any:
+    return st.one_of(st.text(max_size=60), st.sampled_from(HOSTILE),
+                     st.from_regex(r"[A-Za-z/]{0,8}:[A-Za-z]{0,8}(:[A-Za-z=,:\- ]{0,20})?", fullmatch=True))
+
+
+def prop_cloudwatch_spec(spec: str) -> None:
+    from aisre.sources.cloudwatch import canonical_spec, parse_metric_spec
+    try:
+        parsed = parse_metric_spec(spec)
+    except SreError as exc:
+        _check_error(exc)
+        assert "CloudWatch" in str(exc)
+        return
+    assert parsed["namespace"] and parsed["metric"]
+    assert isinstance(canonical_spec(parsed), str)
+
+
+@st.composite
+def cloudwatch_events(draw: Any) -> Any:
+    real = {"timestamp": 1_800_000_000_000, "message": '{"level":"error","service":"checkout","msg":"boom"}',
+            "logStreamName": "s", "eventId": "1"}
+    return draw(st.one_of(mutated(real), st.dictionaries(st.sampled_from(list(real)), json_values, max_size=4)))
+
+
+def prop_cloudwatch_event(ev: Any) -> None:
+    from aisre.models import LogRecord
+    from aisre.sources.cloudwatch import _event_record
+    try:
+        rec = _event_record("/aws/x", ev)
+    except SreError as exc:
+        _check_error(exc)
+        return
+    assert rec is None or isinstance(rec, LogRecord)
+    if rec is not None:
+        _json_safe(rec.to_dict())
+
+
+@st.composite
+def log_file_bytes(draw: Any) -> bytes:
+    lines = draw(st.lists(st.one_of(
+        st.binary(max_size=80), st.text(max_size=80).map(lambda t: t.encode("utf-8", "replace")),
+        st.just(b'{"ts": 1800000000, "level": "error", "service": "checkout", "msg": "x"}'),
+        st.just(b'{"ts": "soon", "level": [1], "msg": {"a": null}}'), st.just(b"\xff\xfe\x00 broken"),
+        st.just(b"A" * 3000)), max_size=12))
+    return b"\n".join(lines) + draw(st.sampled_from([b"", b"\n", b"\r\n"]))
+
+
+def prop_log_file(data: bytes) -> None:
+    from aisre.models import LogRecord
+    from aisre.sources.files import FileTailSource
+    with tempfile.TemporaryDirectory(prefix="aisre-fuzz-") as d:
+        path = pathlib.Path(d) / "app.log"
+        path.write_bytes(data)
+        src = FileTailSource({str(path): "checkout"}, start_at="beginning", max_line_bytes=1024)
+        try:
+            batch = src.fetch("", 0, float("inf"), limit=50)
+        except SreError as exc:
+            _check_error(exc)
+            return
+    for rec in batch:
+        assert isinstance(rec, LogRecord) and len(rec.message) <= 1024 + 64
+        _json_safe(rec.to_dict())
+
+
+@st.composite
+def csv_texts(draw: Any) -> str:
+    rows = draw(st.lists(st.one_of(
+        st.tuples(st.one_of(st.integers(0, 2**40).map(str), st.sampled_from(HOSTILE), st.just("2026-11-28T10:00:00Z")),
+                  st.sampled_from(["checkout:memory_pct", "", "a:b:c", "*"]),
+                  st.one_of(st.floats(allow_nan=True).map(str), st.sampled_from(HOSTILE))).map(",".join),
+        st.text(max_size=40)), max_size=15))
+    return "ts,series,value\n" + "\n".join(rows)
+
+
+def prop_csv(text: str) -> None:
+    import math as _m
+    from aisre.sources.csv_replay import CsvReplaySource
+    with tempfile.TemporaryDirectory(prefix="aisre-fuzz-") as d:
+        path = pathlib.Path(d) / "m.csv"
+        path.write_text(text, encoding="utf-8", errors="replace") if False else \
+            path.write_bytes(text.encode("utf-8", "replace"))
+        try:
+            out = CsvReplaySource(str(path)).query_range("*", 0, 2**41, 60)
+        except SreError as exc:
+            _check_error(exc)
+            return
+    for series in out:
+        assert all(_m.isfinite(v) for _, v in series.points), series
+        _json_safe(series.to_dict())
+
+
 # --------------------------------------------------------------------------- the table
 
 TARGETS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
@@ -444,4 +539,8 @@ TARGETS: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
     "config.load_config": (config_docs, prop_config),
     "runtime.parse_window": (window_texts, prop_window),
     "ChatOps.order params": (order_params, prop_order),
+    "cloudwatch metric spec": (cloudwatch_specs, prop_cloudwatch_spec),
+    "cloudwatch log event": (cloudwatch_events, prop_cloudwatch_event),
+    "files.FileTailSource lines": (log_file_bytes, prop_log_file),
+    "csv_replay rows": (csv_texts, prop_csv),
 }

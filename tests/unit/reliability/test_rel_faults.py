@@ -208,6 +208,7 @@ def test_executor_failing_half_way_is_recorded_lease_released_and_escalated(step
     assert any(a["kind"] == "action" and a["data"].get("status") == "failed" for a in audit)
 
 
+@pytest.mark.slow
 def test_llm_timeout_falls_back_to_the_offline_analyst_and_the_pipeline_completes(fake_llm, rel_audit_path):
     from aisre.analysis import build_analyst
     fake_llm.script({"sleep": 2.5, "content": "{}"})
@@ -223,7 +224,7 @@ def test_llm_timeout_falls_back_to_the_offline_analyst_and_the_pipeline_complete
     assert all(r.action == "restart_deployment" for r in ex.executed)
 
 
-def test_filestore_unwritable_is_a_state_error(tmp_path):
+def test_filestore_unreadable_is_a_state_error(tmp_path):
     path = tmp_path / "state" / "state.json"
     store = FileStore(str(path))
     store.set("a", "1")

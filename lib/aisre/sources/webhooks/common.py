@@ -42,6 +42,8 @@ def parse_body(kind: str, body: Any) -> dict[str, Any]:
             raise ValidationError(f"{kind} payload too large ({len(body)} chars)", what=kind)
         try:
             body = json.loads(body)
+        except RecursionError:
+            raise ValidationError(f"{kind} payload is nested too deeply", what=kind) from None
         except ValueError as exc:
             raise ValidationError(f"{kind} payload is not JSON: {exc}", what=kind) from None
     if not isinstance(body, Mapping):
