@@ -22,7 +22,8 @@ $(VENV)/.installed: requirements.txt requirements-tests.txt pyproject.toml
 install: $(VENV)/.installed .venv-orquesta/.installed
 
 demo: install                 ## run the drills on the embedded defaults (simulated fleet, offline analyst)
-	$(VENV)/bin/aisre drill all --html out/drills.html
+	$(VENV)/bin/aisre drill memory-leak --quiet
+	@$(VENV)/bin/aisre drill all --html out/drills.html || echo "demo: some drills missed their targets (see the table above)"
 
 test: install                 ## run every test (real servers are skipped when missing unless AISRE_REQUIRE_SERVICES=1)
 	$(PY) -m pytest -q -p no:cacheprovider

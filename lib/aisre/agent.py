@@ -59,7 +59,7 @@ class Agent:
                  correlator: Any = None, guardrails: Any = None, owner: str = "aisre-standalone",
                  change_feed: Callable[[float], Iterable[Change]] | None = None, capture: Any = None,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
-        from aisre.correlate import Correlator
+        from aisre.correlate import correlator_from_config
         from aisre.policy import Guardrails
 
         self.config = config
@@ -76,9 +76,7 @@ class Agent:
         self.on_event = on_event or (lambda kind, data: None)
         self.metric_watch = MetricWatcher(config, metric_sources, store, clock=clock)
         self.log_watch = LogWatchRunner(config, log_sources, store, clock=clock) if log_sources else None
-        deps = {s.name: tuple(s.depends_on) for s in config.services}
-        self.correlator = correlator or Correlator(store, clock=clock, window_s=900, dependencies=deps,
-                                                   environment=config.environment)
+        self.correlator = correlator or correlator_from_config(store, config, clock=clock)
         self.guardrails = guardrails or Guardrails(config.safety, store, clock=clock, environment=config.environment,
                                                    targets=dict(config.targets), audit=audit)
         self.pending: dict[str, PendingFix] = {}
@@ -88,6 +86,7 @@ class Agent:
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
         self.retry_signals: list[Signal] = []     # drained from the outbox but not handled yet (store down)
+        self._charted: set[str] = set()           # incidents whose humans already got a metric chart
 
     # ------------------------------------------------------------------------------------ loop
     def tick(self, now: float | None = None) -> TickReport:
@@ -139,10 +138,23 @@ class Agent:
                                  "summary": signal.summary})
         if incident.id in self.pending:
             return incident            # a fix is under way; verification decides what happens next
-        if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED):
-            return incident            # humans own it now (or it is closed); the correlator keeps the evidence
+        if incident.status in (IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL):
+            self._share_new_evidence(incident, signal, now)
+            return incident            # humans own it now; they get the new evidence, the agent does not act
+        if incident.status is IncidentStatus.RESOLVED:
+            return incident
         self.watching[incident.id] = now
         return self.process(incident, now, report)
+
+    def _share_new_evidence(self, incident: Incident, signal: Signal, now: float) -> None:
+        """The first metric graph of an escalated incident goes to the humans' thread and ticket."""
+        if incident.id in self._charted or signal.kind not in ("metric", "synthetic"):
+            return
+        if not (isinstance(signal.evidence, Mapping) and signal.evidence.get("window")):
+            return
+        self._charted.add(incident.id)
+        steps.notify(incident, "update", f"New evidence: {signal.summary}", dispatcher=self.dispatcher,
+                     audit=self.audit, environment=self.config.environment, chart=True)
 
     def process(self, incident: Incident, now: float, report: TickReport) -> Incident:
         mode = self.guardrails.mode()
@@ -217,9 +229,12 @@ class Agent:
         incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL if ask else IncidentStatus.ESCALATED,
                                        escalated_at=incident.escalated_at or now)
         incident = steps.add_timeline(incident, now, "escalated", text)
-        steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher, audit=self.audit,
-                     environment=self.config.environment)
+        receipts = steps.notify(incident, "approval" if ask else "escalated", text, dispatcher=self.dispatcher,
+                                audit=self.audit, environment=self.config.environment)
+        if steps.chartable_signals(incident) and receipts:
+            self._charted.add(incident.id)
         report.escalated.append(incident.id)
+        self.incidents[incident.id] = incident
         self.on_event("escalated", {"ts": now, "incident": incident.id, "service": incident.service, "text": text})
         self.pending.pop(incident.id, None)
         return incident
@@ -229,6 +244,7 @@ class Agent:
         incident = steps.add_timeline(incident, now, "resolved", how)
         self.correlator.save(incident)
         self.correlator.resolve(incident.id, how)
+        self.incidents[incident.id] = incident
         steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                      environment=self.config.environment)
         report.resolved.append(incident.id)

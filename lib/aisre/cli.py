@@ -58,8 +58,12 @@ def cmd_drill(args: argparse.Namespace) -> int:
     if args.scenario != "all" or args.reports:
         from aisre.notify.report import render_report
         for name, agent in agents:
-            for incident in agent.incidents.values():
+            for incident in sorted(agent.incidents.values(), key=lambda i: i.opened_at):
+                incident = agent.correlator.get(incident.id) or incident
                 print(f"\n===== {name}: incident {incident.id} =====")
+                story = incident_story(incident)
+                if story:
+                    print(story + "\n")
                 print(render_report(incident, "text", environment=agent.config.environment))
     print(suite.table())
     if args.html:
@@ -71,6 +75,39 @@ def cmd_drill(args: argparse.Namespace) -> int:
             json.dump(suite.to_dict(), fh, indent=2, default=str)
     ok = suite.targets_met() if args.scenario == "all" else all(r.passed for r in suite.results)
     return 0 if ok else 1
+
+
+def incident_story(incident: Any) -> str:
+    """Five lines for the headline of a drill: detected (and how early), runbook, action, verification, outcome."""
+    from aisre.models import iso
+
+    def hm(ts: float | None) -> str:
+        return iso(ts)[11:16] if ts else "--:--"
+
+    lines = []
+    first = min(incident.signals, key=lambda s: s.ts) if incident.signals else None
+    trend = next((s for s in sorted(incident.signals, key=lambda s: s.ts) if s.exhaustion_ts), None)
+    if first is not None:
+        detected = incident.opened_at or first.ts
+        text = f"DETECTED  {hm(detected)}  {first.service} {first.name}" + (
+            f" {first.anomaly_class.value}" if first.anomaly_class else "")
+        if trend is not None:
+            ahead = (trend.exhaustion_ts - detected) / 60
+            text += f"; forecast to run out at {hm(trend.exhaustion_ts)}: detected {ahead:.0f} min before exhaustion"
+        lines.append(text)
+    d = incident.diagnosis
+    if d is not None:
+        lines.append(f"DIAGNOSED {d.classification.value}" + (f", runbook {d.runbook_id} (confidence {d.confidence:.2f})"
+                                                              if d.runbook_id else ", no runbook matched"))
+    for a in incident.actions:
+        lines.append(f"ACTED     {hm(a.started_at)}  {a.action} on {a.service}: {a.status.value}")
+    for t in incident.timeline:
+        if t.kind in ("verified", "escalated", "resolved"):
+            lines.append(f"{t.kind.upper():9s} {hm(t.ts)}  {t.text[:150]}")
+    if incident.resolved_at and incident.opened_at:
+        lines.append(f"MTTR      {(incident.resolved_at - incident.opened_at) / 60:.0f} min, "
+                     f"{'no human woken' if not incident.escalated_at else 'escalated to a human'}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------- watch
@@ -124,6 +161,16 @@ def cmd_kb(args: argparse.Namespace) -> int:
         report = knowledge.ingest_cli(config, args.dir, store_dir=args.store, out=sys.stderr)
         print(json.dumps(report, indent=2, default=str))
         return 0 if not report.get("errors") else 1
+    if args.kb_cmd in ("unmatched", "health"):
+        from aisre.knowledge.store import open_store
+        store = open_store(config.knowledge)
+        if args.kb_cmd == "unmatched":
+            rep = knowledge.unmatched_report(store)
+            print(json.dumps(rep.to_dict() if hasattr(rep, "to_dict") else rep, indent=2, default=str))
+        else:
+            for rid, h in sorted(knowledge.runbook_health(store).items()):
+                print(f"{rid:28s} {h}")
+        return 0
     retriever = knowledge.build_retriever(config)
     res = retriever.search(args.text, k=args.k)
     if not res.matches:
@@ -235,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     ks = ksub.add_parser("search", help="ranked matches with scores and reasons")
     ks.add_argument("text")
     ks.add_argument("-k", type=int, default=5)
+    ksub.add_parser("unmatched", help="recorded incidents that matched no runbook (candidates for new runbooks)")
+    ksub.add_parser("health", help="per-runbook successes and failures (runbooks flagged for review)")
     k.set_defaults(fn=cmd_kb)
 
     a = sub.add_parser("audit", help="audit log tools")

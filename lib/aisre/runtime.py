@@ -6,6 +6,7 @@ built lazily, so a step only pays for what it uses (litellm and chromadb are slo
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -15,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from aisre import steps
 from aisre.config import Config, load_config, secret_values
-from aisre.errors import NotFound, ValidationError
+from aisre.errors import NotFound, SreError, ValidationError
 from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
                           Verdict)
 from aisre.state import StateStore
@@ -23,6 +24,8 @@ from aisre.state import StateStore
 
 #: how long a dispatched signal id is remembered (duplicates within it start no second workflow)
 SIGNAL_DEDUP_TTL_S = 24 * 3600.0
+RECORDS_LOCK = "aisre.lock.incidents"
+RECORDS_LOCK_TTL_S = 30.0
 
 
 class Runtime:
@@ -43,10 +46,8 @@ class Runtime:
     @property
     def correlator(self) -> Any:
         def make() -> Any:
-            from aisre.correlate import Correlator
-            deps = {s.name: tuple(s.depends_on) for s in self.config.services}
-            return Correlator(self.store, clock=self.clock, window_s=900, dependencies=deps,
-                              environment=self.config.environment)
+            from aisre.correlate import correlator_from_config
+            return correlator_from_config(self.store, self.config, clock=self.clock)
         return self._get("correlator", make)
 
     @property
@@ -109,6 +110,32 @@ class Runtime:
         return self._get("capture", make)
 
     # ------------------------------------------------------------------ helpers
+    @contextlib.contextmanager
+    def records_lock(self, timeout_s: float = 20.0) -> Any:
+        """Serialise read-modify-write of incident records across nodes (``aisre.lock.incidents``).
+
+        Two workflows touching one incident at once (a new signal correlated while triage saves its
+        diagnosis) would otherwise lose one update. Held only around the datastore reads and writes,
+        never around an LLM call or an action; atomic on Memory/FileStore (:func:`aisre.state.claim`),
+        best effort on the st2 datastore. Times out with :class:`LeaseHeld`.
+        """
+        import uuid
+
+        from aisre.errors import LeaseHeld
+        from aisre.state import claim
+        token = f"{self.owner}:{uuid.uuid4().hex}"
+        deadline = time.monotonic() + timeout_s
+        while not claim(self.store, RECORDS_LOCK, token, ttl_s=RECORDS_LOCK_TTL_S):
+            if time.monotonic() > deadline:
+                raise LeaseHeld(f"incident records stayed locked for {timeout_s:g}s",
+                                holder=self.store.get(RECORDS_LOCK) or "?")
+            time.sleep(0.005)
+        try:
+            yield
+        finally:
+            if self.store.get(RECORDS_LOCK) == token:
+                self.store.delete(RECORDS_LOCK)
+
     def incident(self, incident_id: str) -> Incident:
         inc = self.correlator.get(incident_id)
         if inc is None:
@@ -131,6 +158,80 @@ class Runtime:
     def _runbook_action(self, incident: Incident, action: str) -> Any:
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis and incident.diagnosis.runbook_id else None
         return rb.action(action) if rb else None
+
+    # ------------------------------------------------------------------ edges: webhooks and status pages
+    def normalise_webhook(self, kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
+        from aisre.sources.webhooks import normalise_with_config
+        res = normalise_with_config(kind, body, headers or {}, self.config, now=self.clock())
+        return {"kind": kind, "signals": [s.to_dict() for s in res.signals],
+                "changes": [c.to_dict() for c in res.changes], "confirm_url": res.confirm_url or "",
+                "ignored": res.ignored or ""}
+
+    def poll_status_pages(self) -> dict[str, Any]:
+        """Poll each configured vendor status page; a page that cannot be read is reported, never fatal."""
+        import requests
+
+        from aisre.sources.webhooks import normalise
+        signals: list[dict[str, Any]] = []
+        errors: list[str] = []
+        for page in self.config.sources.get("statuspages") or []:
+            try:
+                r = requests.get(page["url"], timeout=float(page.get("timeout_s", 10)),
+                                 headers={"Accept": "application/json"})
+                r.raise_for_status()
+                res = normalise("statuspage", r.content, {}, now=self.clock(), service_map=page.get("services") or {})
+            except (requests.RequestException, SreError) as exc:
+                errors.append(f"{page['name']}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            signals.extend(s.to_dict() for s in res.signals if not s.resolved or s.service in
+                           {i.service for i in self.correlator.open_incidents()})
+        return {"signals": signals, "errors": errors,
+                "text": f"{len(signals)} status signals" + (f"; {len(errors)} pages unreadable" if errors else "")}
+
+    # ------------------------------------------------------------------ knowledge and reports
+    def kb_ingest(self, directory: str = "", prune: bool = False) -> dict[str, Any]:
+        from aisre.knowledge import kb_ingest
+        report = kb_ingest(directory or None, self.config, prune=prune)
+        out = report.to_dict()
+        out["text"] = f"ingested {directory or 'the pack knowledge/'}: {report.summary()}"
+        return out
+
+    def kb_record_incident(self, incident_id: str, outcome: str = "") -> dict[str, Any]:
+        """Store a closed incident as knowledge (symptoms, fix, outcome) so the next one finds it."""
+        from aisre.knowledge import record_incident
+        from aisre.knowledge.store import open_store
+        incident = self.incident(incident_id)
+        outcome = outcome or {"resolved": "resolved", "escalated": "escalated"}.get(incident.status.value, "mitigated")
+        entry = record_incident(incident, outcome, open_store(self.config.knowledge), state=self.store,
+                                retriever=self.retriever)
+        return {"incident_id": incident_id, "outcome": outcome, "entry": entry.id,
+                "text": f"recorded {incident_id} as {entry.id} ({outcome})"}
+
+    def postmortem(self, incident_id: str) -> dict[str, Any]:
+        """Draft the postmortem from the incident and the audit log; attach it to the ticket when there is one."""
+        from aisre.models import Notification
+        from aisre.notify.postmortem import draft_postmortem
+        incident = self.incident(incident_id)
+        records = [r for r in self.audit.records() if r.incident_id == incident_id]
+        text = draft_postmortem(incident, records, environment=self.config.environment)
+        path = os.path.join(tempfile.gettempdir(), f"postmortem-{incident_id}.md")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        note = Notification(incident_id=incident_id, kind="update", title=f"Postmortem draft for {incident_id}",
+                            text="Postmortem draft attached.", severity=incident.severity,
+                            fingerprint=incident.fingerprint, attachments=(path,))
+        result = self.dispatcher.dispatch(note, incident)
+        return {"incident_id": incident_id, "markdown": text, "path": path,
+                "receipts": [r.to_dict() for r in result.receipts], "text": text[:3000]}
+
+    def weekly(self, days: int = 7) -> dict[str, Any]:
+        from aisre.notify.weekly import weekly_report
+        incidents = [self.correlator.get(k.rsplit(".", 1)[-1]) for k in self.store.keys("aisre.incident.")]
+        rep = weekly_report([i for i in incidents if i is not None], list(self.audit.records()), now=self.clock(),
+                            days=days)
+        md = rep.to_markdown()
+        return {"markdown": md, "text": md[:3000]}
 
     # ------------------------------------------------------------------ approvals
     def announce_approval(self, inquiry_id: str, route: str = "", *, api_url: str | None = None,
@@ -165,11 +266,12 @@ class Runtime:
                     "detail": "not an aisre approval (no incident_id on the parent workflow)"}
         ttl = self.config.safety.approval_ttl_minutes * 60 * 2
         self.store.set(f"aisre.approval.{incident_id}", inquiry_id, ttl_s=ttl)
-        incident = self.incident(incident_id)
-        incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
-        incident = steps.add_timeline(incident, self.clock(), "decided",
-                                      f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
+            incident = steps.add_timeline(incident, self.clock(), "decided",
+                                          f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
+            self.correlator.save(incident)
         text = (f"Approval needed: {request.get('action', '?')} on {request.get('service', incident.service)} "
                 f"({request.get('reason', '')}). Reply `aisre approve {incident_id}` or `aisre deny {incident_id}`, "
                 f"or `st2 inquiry respond {inquiry_id} -r '{{\"approved\": true}}'`.")
@@ -225,7 +327,8 @@ class Runtime:
         # on the same stream) still refreshes its incident but never starts a second workflow run
         from aisre.state import claim
         first = claim(self.store, f"aisre.dedup.signal.{sig.id}", str(self.clock()), ttl_s=SIGNAL_DEDUP_TTL_S)
-        incident, is_new = self.correlator.ingest(sig)
+        with self.records_lock():
+            incident, is_new = self.correlator.ingest(sig)
         busy = incident.status in (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED,
                                    IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED)
         return {"incident_id": incident.id, "is_new": is_new and first,
@@ -240,10 +343,12 @@ class Runtime:
     def triage(self, incident_id: str) -> dict[str, Any]:
         incident = self.incident(incident_id)
         diagnosis, retrieval, _ = steps.triage(incident, retriever=self.retriever, analyst=self.analyst)
-        incident = dataclasses.replace(incident, diagnosis=diagnosis)
-        incident = steps.add_timeline(incident, self.clock(), "diagnosed",
-                                      f"{diagnosis.classification.value}: {diagnosis.summary}", runbook=diagnosis.runbook_id)
-        self.correlator.save(incident)
+        with self.records_lock():          # re-read: signals may have been added while the analyst worked
+            incident = dataclasses.replace(self.incident(incident_id), diagnosis=diagnosis)
+            incident = steps.add_timeline(incident, self.clock(), "diagnosed",
+                                          f"{diagnosis.classification.value}: {diagnosis.summary}",
+                                          runbook=diagnosis.runbook_id)
+            self.correlator.save(incident)
         return {"incident_id": incident_id, "diagnosis": diagnosis.to_dict(), "retrieval": retrieval.to_dict()}
 
     def decide(self, incident_id: str) -> dict[str, Any]:
@@ -255,8 +360,11 @@ class Runtime:
         request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.read_latest)
         decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
                                           audit=self.audit, waiting=waiting)
-        incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
-        self.correlator.save(incident)
+        with self.records_lock():
+            fresh = self.incident(incident_id)
+            fresh = steps.add_timeline(fresh, self.clock(), "decided",
+                                       f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
+            self.correlator.save(fresh)
         # "attempt" rides along with the request (ActionRequest.from_dict ignores it): remediate claims
         # (incident, attempt) so two nodes that decided on the same evidence cannot both act
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
@@ -294,13 +402,14 @@ class Runtime:
         if claim_key and result.status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             self.store.delete(claim_key)        # nothing ran: this attempt may be tried again
         if incident is not None:
-            incident = self.incident(req.incident_id)     # fresh: another step may have saved it meanwhile
-            counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
-            incident = dataclasses.replace(incident, actions=incident.actions + (result,),
-                                           attempts=incident.attempts + (1 if counted else 0),
-                                           status=IncidentStatus.MITIGATING if result.ok else incident.status)
-            incident = steps.add_timeline(incident, self.clock(), "acted", f"{req.action}: {result.status.value}")
-            self.correlator.save(incident)
+            with self.records_lock():
+                incident = self.incident(req.incident_id)     # fresh: another step may have saved it meanwhile
+                counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
+                incident = dataclasses.replace(incident, actions=incident.actions + (result,),
+                                               attempts=incident.attempts + (1 if counted else 0),
+                                               status=IncidentStatus.MITIGATING if result.ok else incident.status)
+                incident = steps.add_timeline(incident, self.clock(), "acted", f"{req.action}: {result.status.value}")
+                self.correlator.save(incident)
         return {**result.to_dict(), "ok": result.ok}
 
     def verify(self, incident_id: str, action: str) -> dict[str, Any]:
@@ -311,27 +420,31 @@ class Runtime:
         return check.to_dict()
 
     def reopen(self, incident_id: str) -> dict[str, Any]:
-        incident = dataclasses.replace(self.incident(incident_id), status=IncidentStatus.OPEN)
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = dataclasses.replace(self.incident(incident_id), status=IncidentStatus.OPEN)
+            self.correlator.save(incident)
         return {"incident_id": incident_id, "status": incident.status.value}
 
     def escalate(self, incident_id: str, reason: str = "") -> dict[str, Any]:
-        incident = self.incident(incident_id)
-        now = self.clock()
-        incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED, escalated_at=incident.escalated_at or now)
-        incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            now = self.clock()
+            incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED,
+                                           escalated_at=incident.escalated_at or now)
+            incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
+            self.correlator.save(incident)
         receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", dispatcher=self.dispatcher,
                                 audit=self.audit, environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 
     def resolve(self, incident_id: str, how: str) -> dict[str, Any]:
-        incident = self.incident(incident_id)
-        now = self.clock()
-        incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
-        incident = steps.add_timeline(incident, now, "resolved", how)
-        self.correlator.save(incident)
-        self.correlator.resolve(incident_id, how)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            now = self.clock()
+            incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
+            incident = steps.add_timeline(incident, now, "resolved", how)
+            self.correlator.save(incident)
+            self.correlator.resolve(incident_id, how)
         receipts = steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                                 environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
@@ -493,14 +606,6 @@ def parse_window(window: str) -> float:
     if not 0 < seconds <= 30 * 86400:
         raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
     return seconds
-
-
-def normalise_webhook(kind: str, body: Any, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Vendor webhook payload -> signals and changes (JSON-safe), normalised once at the edge."""
-    from aisre.sources.webhooks import normalise
-    res = normalise(kind, body, headers or {})
-    return {"kind": kind, "signals": [s.to_dict() for s in res.signals], "changes": [c.to_dict() for c in res.changes],
-            "confirm_url": res.confirm_url or "", "ignored": res.ignored or ""}
 
 
 def redact_signal(signal: Signal, config: Config) -> Signal:

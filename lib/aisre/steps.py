@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -278,12 +279,46 @@ def notification_for(incident: Incident, kind: str, text: str, *, environment: s
                         severity=incident.severity, fingerprint=incident.fingerprint)
 
 
+CHART_KINDS = ("escalated", "approval", "resolved")
+
+
+def chartable_signals(incident: Incident) -> list[Signal]:
+    return [s for s in incident.signals if s.kind in ("metric", "synthetic") and not s.resolved
+            and isinstance(s.evidence, Mapping) and s.evidence.get("window")]
+
+
+def incident_chart(incident: Incident, directory: str | None = None) -> str | None:
+    """A PNG of the incident's most severe metric signal: its recent window, expected band and onset."""
+    metric_signals = chartable_signals(incident)
+    if not metric_signals:
+        return None
+    top = max(metric_signals, key=lambda s: (s.severity.rank, s.score or 0.0, s.ts))
+    try:
+        import tempfile
+
+        from aisre.notify.charts import render_chart
+        points = [(float(t), float(v)) for t, v in top.evidence["window"]]
+        folder = directory or os.path.join(tempfile.gettempdir(), "aisre-charts")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, f"{incident.id}-{top.service}-{top.name}.png")
+        return render_chart(points, title=f"{top.service} {top.name}", expected=top.expected, lower=top.lower,
+                            upper=top.upper, onset_ts=top.onset_ts, path=path)
+    except Exception as exc:  # a chart is a nicety; the page must go out without it
+        log.warning("chart for %s failed: %s", incident.id, exc)
+        return None
+
+
 def notify(incident: Incident, kind: str, text: str, *, dispatcher: Any, audit: Any,
-           environment: str = "", links: Mapping[str, str] | None = None) -> list[Any]:
-    """Route one notification through the dispatcher (channel routing, dedup per fingerprint); audited."""
+           environment: str = "", links: Mapping[str, str] | None = None, chart: bool = False) -> list[Any]:
+    """Route one notification through the dispatcher (channel routing, dedup per fingerprint); audited.
+    Escalations, approvals and resolutions carry a chart of the anomalous metric when there is one."""
     note = notification_for(incident, kind, text, environment=environment)
     if links:
         note = dataclasses.replace(note, links=dict(links))
+    if kind in CHART_KINDS or chart:
+        path = incident_chart(incident)
+        if path:
+            note = dataclasses.replace(note, attachments=(path,))
     result = dispatcher.dispatch(note, incident)
     audit.append("notification", incident.id, {"kind": kind, **result.to_dict()})
     return list(result.receipts)

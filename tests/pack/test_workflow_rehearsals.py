@@ -102,14 +102,14 @@ BASE = {"incident_id": "inc-1", "request": DECISION["request"], "service": "chec
 
 def test_remediate_safe_action_verified_and_resolved():
     res = rehearse("remediate.yaml", BASE, {"act": ok({"ok": True})})
-    assert tasks(res) == ["gate", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "act", "verify", "resolve", "learn"]
     assert res["status"] == "succeeded"
 
 
 def test_remediate_caution_action_waits_for_approval():
     approved = [{"status": "pending", "then": "succeeded", "result": {"response": {"approved": True}}}]
     res = rehearse("remediate.yaml", {**BASE, "needs_approval": True}, {"ask": approved})
-    assert tasks(res) == ["gate", "ask", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "ask", "act", "verify", "resolve", "learn"]
 
 
 @pytest.mark.parametrize("ask", [
@@ -135,7 +135,7 @@ def test_remediate_fix_that_does_not_hold_retries_once_then_escalates():
                          {"status": "succeeded", "result": {"result": {"verdict": "escalate", "reasons": ["2 attempts"]}}}],
     })
     # verify runs 3 times (1 + 2 retries), fails, the guardrails allow a second attempt which verifies.
-    assert tasks(res) == ["gate", "act", "verify", "verify", "verify", "reopen", "decide_again", "act", "verify", "resolve"]
+    assert tasks(res) == ["gate", "act", "verify", "verify", "verify", "reopen", "decide_again", "act", "verify", "resolve", "learn"]
 
 
 def test_remediate_second_failure_is_escalated_by_the_guardrails():
@@ -181,3 +181,10 @@ def test_ingest_webhook_fans_out_one_pipeline_per_signal(signals, changes, expec
 def test_ingest_webhook_rejects_a_malformed_payload():
     res = rehearse("ingest_webhook.yaml", {"kind": "datadog", "body": {}, "headers": {}}, {"normalise": FAIL})
     assert res["status"] == "failed" and tasks(res) == ["normalise"]
+
+
+def test_status_pages_fan_out_or_end_quietly():
+    res = rehearse("check_status_pages.yaml", {}, {"poll": ok({"signals": [{"id": "a"}, {"id": "b"}]})})
+    assert res["sequence"] == [["poll", "succeeded"], ["handle_signals", "succeeded", 2]]
+    res = rehearse("check_status_pages.yaml", {}, {"poll": ok({"signals": []})})
+    assert tasks(res) == ["poll"] and res["status"] == "succeeded"

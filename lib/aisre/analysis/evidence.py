@@ -178,7 +178,8 @@ def metric_family(name: str) -> frozenset[str]:
 
 
 def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] = (),
-                    deploy_window_s: float = 1800.0, respect_conditions: bool = False) -> tuple[str, tuple[str, ...]]:
+                    deploy_window_s: float = 1800.0, respect_conditions: bool = False,
+                    strict_class: bool = False) -> tuple[str, tuple[str, ...]]:
     """How well the incident's own signals fit a runbook's declared symptoms.
 
     ``"strong"``: an alert name or a log signature of the runbook is in the signals (signature
@@ -190,7 +191,8 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
     user-facing error / latency metrics fit (symptoms that many runbooks share). A symptom whose
     condition (``> 90``) the values do not reach yet still fits (detection is meant to be early;
     the action preconditions decide whether to act) unless ``respect_conditions`` - used for
-    catch-all escalation runbooks, where "> 3x baseline" is the whole point.
+    catch-all escalation runbooks, where "> 3x baseline" is the whole point. ``strict_class``
+    also requires the symptom's declared anomaly class (trend, sustained ...) to match.
     ``"none"``: nothing in common - a retrieval hit on words alone, which analysts do not trust.
     """
     sym = runbook.symptoms
@@ -222,10 +224,15 @@ def symptom_support(runbook: Any, incident: Incident, changes: Iterable[Change] 
     fams = {metric_family(metric_name(s)) | metric_family(s.name) for s in incident.signals
             if s.kind in ("metric", "synthetic")}  # log templates and alert titles are not metrics
     specific = False
+    classes = {(metric_family(metric_name(s)) | metric_family(s.name), s.anomaly_class) for s in incident.signals
+               if s.kind in ("metric", "synthetic")}
     for m in sym.metrics:
         want = metric_family(m.metric)
         if not want or not any(want <= f for f in fams):
             continue
+        if strict_class and m.anomaly_class is not None and not any(
+                want <= f and (c is None or c == m.anomaly_class) for f, c in classes):
+            continue  # e.g. a leak is a memory *trend*; memory pinned high is another story
         cond = (m.condition or "").strip()
         verdict = evaluate_precondition(f"{m.metric} {cond}", incident, changes, deploy_window_s) if cond else None
         if verdict is False and respect_conditions:

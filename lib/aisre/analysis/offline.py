@@ -63,7 +63,7 @@ class OfflineAnalyst:
 
     def __init__(self, *, min_confidence: float = 0.5, deploy_window_s: float = 1800.0,
                  several_services: int = 3, way_out_ratio: float = 3.0, max_evidence: int = 12,
-                 fit_discount: float = 0.5, text_confidence: float = 0.8) -> None:
+                 fit_discount: float = 0.5, text_confidence: float = 0.8, top_floor: float = 0.1) -> None:
         self.min_confidence = min_confidence
         self.deploy_window_s = deploy_window_s
         self.several_services = several_services
@@ -71,6 +71,7 @@ class OfflineAnalyst:
         self.max_evidence = max_evidence
         self.fit_discount = fit_discount
         self.text_confidence = text_confidence
+        self.top_floor = top_floor
 
     # ------------------------------------------------------------------ public
 
@@ -181,11 +182,14 @@ class OfflineAnalyst:
             if level == "none" and is_transient_runbook(rb, m) and not ev.active_signals(incident):
                 level = "metric"
             if m.confidence < self.min_confidence:
+                level, why = ev.symptom_support(rb, incident, deploy_window_s=self.deploy_window_s,
+                                                respect_conditions=is_escalation_runbook(rb), strict_class=True)
                 # Below the text bar only independent evidence carries a retrieved runbook: a strong
                 # fit (alert, log signature, the change it is about) at any confidence; a resource
-                # metric fit down to fit_discount x bar, or at any confidence when ranked first.
+                # metric fit down to fit_discount x bar, or down to top_floor when ranked first.
                 # Words and shared error/latency metrics never do.
-                ok = level == "strong" or (level == "specific" and (m.confidence >= floor or m.runbook_id == top))
+                ok = level == "strong" or (level == "specific" and (
+                    m.confidence >= floor or (m.runbook_id == top and m.confidence >= self.top_floor)))
                 if ok:
                     candidates.append((m, rb, level, (*why, f"retrieval confidence {m.confidence:.2f} is below "
                                                             f"{self.min_confidence:.2f}; accepted on the symptom fit")))

@@ -14,6 +14,11 @@ Learning adds the contexts to the set, so a new regime stops scoring once it has
 detector is naturally sparse (high at the onset of something new), which is what early-warning
 and NAB reward. With the monitor's ``protect`` on, anomalous points are not learned, so an outage
 keeps scoring until ``relearn_after``.
+
+``provisional=N`` (0 = off, else ``10 <= N < warmup``): from point N until the warm-up ends, score
+with a provisional detector whose bins are frozen on the first N points (and which keeps learning);
+at ``warmup`` the normal bins replace it, so the output after the warm-up is identical to
+``provisional=0``. It lets short series be watched before a full warm-up has been seen.
 """
 from __future__ import annotations
 
@@ -22,17 +27,19 @@ from typing import Any
 
 from aisre.detect._stream import StreamingDetector, number_in, positive_int
 from aisre.detect.robust import RobustZ
+from aisre.errors import ValidationError
 
 _BIN_LIMIT = 10 ** 6
 
 
 class ContextNovelty(StreamingDetector):
     name = "context_novelty"
-    PARAMS = ("bins", "context", "warmup", "q_range", "window", "min_points", "max_contexts")
+    PARAMS = ("bins", "context", "warmup", "q_range", "window", "min_points", "max_contexts", "provisional")
     STATE = ("_warm", "_lo", "_width", "_recent", "_seen")
 
     def __init__(self, bins: int = 5, context: int = 2, warmup: int = 300, q_range: float = 0.0,
-                 window: int = 300, min_points: int = 30, max_contexts: int = 10000) -> None:
+                 window: int = 300, min_points: int = 30, max_contexts: int = 10000,
+                 provisional: int = 0) -> None:
         self.bins = positive_int("bins", bins, 2)
         self.context = positive_int("context", context, 1)
         self.warmup = positive_int("warmup", warmup, 10)
@@ -40,6 +47,11 @@ class ContextNovelty(StreamingDetector):
         self.window = positive_int("window", window, 3)
         self.min_points = positive_int("min_points", min_points, 2)
         self.max_contexts = positive_int("max_contexts", max_contexts, 10)
+        self.provisional = positive_int("provisional", provisional, 0)
+        if self.provisional and not 10 <= self.provisional < self.warmup:
+            raise ValidationError(f"provisional must be 0 or in [10, warmup), got {provisional!r}",
+                                  what="provisional")
+        self._prov: ContextNovelty | None = None     # early scorer while the main warm-up runs
         self._z = RobustZ(window=self.window, min_points=self.min_points)
         self._warm: list[float] | None = []
         self._lo = 0.0
@@ -89,8 +101,16 @@ class ContextNovelty(StreamingDetector):
         z_before.learn_one(v)
         if self._warm is not None:
             self._warm.append(v)
+            if self._prov is not None:
+                self._prov.learn_one(v)
+            elif self.provisional and len(self._warm) == self.provisional:
+                self._prov = ContextNovelty(self.bins, self.context, self.provisional, self.q_range,
+                                            self.window, self.min_points, self.max_contexts)
+                for x in self._warm:
+                    self._prov.learn_one(x)
             if len(self._warm) >= self.warmup:
                 self._freeze()
+                self._prov = None
             return
         b = self._bin(v)
         _, new = self._novelty(b)
@@ -102,7 +122,7 @@ class ContextNovelty(StreamingDetector):
 
     def _score(self, v: float, ts: float | None) -> float:
         if self._warm is not None:
-            return 0.0
+            return 0.0 if self._prov is None else self._prov._score(v, ts)
         novelty, _ = self._novelty(self._bin(v))
         if novelty == 0.0:
             return 0.0
@@ -115,7 +135,8 @@ class ContextNovelty(StreamingDetector):
     def _get_state(self) -> dict[str, Any]:
         return {"_warm": None if self._warm is None else list(self._warm), "_lo": self._lo,
                 "_width": self._width, "_recent": list(self._recent),
-                "_seen": [list(c) for c in self._seen], "_z": self._z.to_state()}
+                "_seen": [list(c) for c in self._seen], "_z": self._z.to_state(),
+                "_prov": None if self._prov is None else self._prov.to_state()}
 
     def _set_state(self, state: dict[str, Any]) -> None:
         w = state.get("_warm", [])
@@ -126,3 +147,5 @@ class ContextNovelty(StreamingDetector):
         self._seen = {tuple(int(b) for b in c): None for c in state.get("_seen", ())}
         if "_z" in state:
             self._z = RobustZ.from_state(state["_z"])
+        prov = state.get("_prov")
+        self._prov = None if prov is None else ContextNovelty.from_state(prov)

@@ -12,19 +12,39 @@ from aisre.detect.context import ContextNovelty
 from aisre.detect.ensemble import Ensemble
 from aisre.detect.ewma import EwmaCusum
 from aisre.detect.robust import RobustZ, RollingQuantile
+from aisre.detect.record import SeasonalRecord
 from aisre.detect.seasonal import SeasonalProfile
 from aisre.errors import ValidationError
 
 REGISTRY: dict[str, type[StreamingDetector]] = {
-    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, ContextNovelty, Ensemble)
+    cls.name: cls for cls in (RobustZ, RollingQuantile, EwmaCusum, SeasonalProfile, ContextNovelty, Ensemble,
+                             SeasonalRecord)
 }
 
 #: What ``make_detector("default")`` builds: a robust z over the last 240 points.
 DEFAULT: dict[str, Any] = {"name": "robust_z", "params": {"window": 240, "min_points": 30}}
 
-#: The NAB-measured pipeline: detector, squash scale (robust-z units -> [0, 1]) and onset filter.
-NAB_PIPELINE: dict[str, Any] = {"detector": "context_novelty", "params": {}, "scale": 5.0,
-                                "fire": 0.6, "rest_points": 150}
+#: Named onset pipelines measured on NAB (``aisre.detect.onset.OnsetPipeline`` specs): detector,
+#: squash scale (robust-z units -> [0, 1]), fire level and rest period (points or seconds).
+NAB_PIPELINES: dict[str, dict[str, Any]] = {
+    # 61.1 / 49.4 / 66.9: rest counted in points (150), the same for hourly and 5-minute series
+    "novelty_onset_points": {"detector": "context_novelty", "params": {}, "scale": 5.0,
+                             "fire": 0.6, "rest_points": 150},
+    # rest counted in time (12 h): short for hourly series, the same ~150 points for 5-minute ones
+    "novelty_onset_12h": {"detector": "context_novelty", "params": {}, "scale": 5.0,
+                          "fire": 0.6, "rest_s": 43200.0},
+    # max of two onset channels: level/transition novelty (scored from point 150 on, provisional
+    # bins until the 300-point warm-up ends) and seasonal records (an hour-of-day deviation larger
+    # than any in the last ~30 days, at half weight); one 12 h rest for both
+    "novelty_seasonal_record_12h": {
+        "detector": "ensemble",
+        "params": {"members": [{"name": "context_novelty", "params": {"provisional": 150}},
+                               {"name": "seasonal_record", "params": {"gain": 0.5}}]},
+        "scale": 5.0, "fire": 0.6, "rest_s": 43200.0},
+}
+#: The pipeline ``bench/nab.py`` measures by default.
+NAB_DEFAULT = "novelty_seasonal_record_12h"
+NAB_PIPELINE: dict[str, Any] = NAB_PIPELINES[NAB_DEFAULT]
 
 
 def make_detector(name: str = "default", **params: Any) -> StreamingDetector:

@@ -103,13 +103,16 @@ class Dispatcher:
         if channel == "jira":
             if kind == "escalated":
                 return None
+            if kind == "update":   # new evidence on an escalated incident: a comment on its ticket
+                return None if incident is not None and incident.escalated_at is not None else \
+                    "jira comments only on escalated incidents"
             if kind == "resolved":
                 if incident is None:
                     return "no incident to record"
                 if incident.escalated_at is not None or any(a.ok for a in incident.actions):
                     return None
                 return "resolved without action or escalation"
-            return "jira records escalations and resolutions"
+            return "jira records escalations, their updates and resolutions"
         if channel in FALLBACK:
             return None if kind in FALLBACK_KINDS else "fallback route carries escalations only"
         return None  # unknown channels get everything

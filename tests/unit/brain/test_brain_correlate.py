@@ -189,3 +189,24 @@ def test_incident_severity_and_round_trip():
     inc, _ = c.ingest(sig("checkout", severity=Severity.CRITICAL))
     assert c.get(inc.id) == inc and inc.severity == Severity.CRITICAL
     assert inc.timeline[0].kind == "detected"
+
+
+def test_correlator_and_webhooks_from_config():
+    import json as _json
+    import pathlib
+
+    from aisre.config import load_config
+    from aisre.correlate import correlator_from_config
+    from aisre.sources.webhooks import normalise_with_config
+
+    cfg = load_config({"environment": "prod",
+                       "services": [{"name": "checkout", "depends_on": ["orders-db"]}, {"name": "orders-db"}],
+                       "correlation": {"window_s": 300, "min_dependants": 2},
+                       "webhooks": {"service_map": {"HighErrorRate": "storefront"}}})
+    c = correlator_from_config(MemoryStore(), cfg)
+    assert (c.window_s, c.min_dependants, c.environment) == (300.0, 2, "prod")
+    assert c.topology.depends_on("checkout") == {"orders-db"}
+    fix = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "alertmanager" / "firing.json"
+    res = normalise_with_config("alertmanager", fix.read_text(), {}, cfg)
+    assert res.signals[0].service == "storefront"
+    assert load_config({"webhooks": {}}).raw["webhooks"]["verify_sns"] is True

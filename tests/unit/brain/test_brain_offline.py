@@ -222,3 +222,15 @@ def test_new_error_log_after_a_flag_flip_is_the_flag(brain_runbooks):
     # the same log line with no flag change anywhere near: not the flag runbook
     d = A.diagnose(inc(log), weak, brain_runbooks)
     assert d.runbook_id != "feature-flag-regression"
+
+
+def test_symptom_anomaly_class_must_match_below_the_bar(brain_runbooks):
+    # memory pinned at 99 % (sustained) is not the memory-*trend* a leak runbook describes: a weak
+    # retrieval cannot lean on it (a confident one still can: detectors call early leaks 'sustained')
+    pinned = sig(name="memory_pct", value=99.0, expected=40.0, anomaly_class=AnomalyClass.SUSTAINED)
+    low = Retrieval(query="q", matches=(RunbookMatch(runbook_id="memory-leak-restart", score=0.1, confidence=0.3),))
+    d = A.diagnose(inc(pinned), low, brain_runbooks)
+    assert d.runbook_id is None and d.proposed_action is None
+    leak = sig(name="memory_pct", value=99.0, expected=40.0, anomaly_class=AnomalyClass.TREND)
+    assert A.diagnose(inc(leak), low, brain_runbooks).proposed_action == "restart_deployment"
+    assert A.diagnose(inc(pinned), retr("memory-leak-restart", 0.8), brain_runbooks).runbook_id == "memory-leak-restart"

@@ -99,8 +99,8 @@ def test_nab_pipeline_on_the_tiny_corpus_detects_and_beats_null():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     tiny = nab.load_corpus(DATA, labels="combined_windows_tiny.json")
-    pipe = bench.NAB_PIPELINE
-    scores = {n: bench.run_file(tiny.values[n], pipe["detector"], pipe["params"], pipe) for n in tiny.names}
+    pipe = bench.NAB_PIPELINES[bench.NAB_DEFAULT]
+    scores = {n: bench.run_file(tiny.values[n], tiny.timestamps[n], pipe) for n in tiny.names}
     for s in scores.values():
         assert ((s >= 0) & (s <= 1)).all()
     res = nab.score_profile(tiny, scores, "standard", nab.load_profiles(DATA)["standard"])

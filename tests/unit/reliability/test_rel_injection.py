@@ -80,7 +80,7 @@ def analyst_for(case, fake_llm=None):
 
 
 def alert_signal(case):
-    from aisre.runtime import normalise_webhook
+    from aisre.sources.webhooks import normalise
     body = json.loads((ROOT / "fixtures" / "webhooks" / "alertmanager" / "firing.json").read_text())
     alert = dict(body["alerts"][0])
     alert["labels"] = {**alert["labels"], "alertname": "JvmHeapUsageHigh", "severity": "critical"}
@@ -89,7 +89,7 @@ def alert_signal(case):
     if key == "description":
         alert["annotations"]["summary"] = case["text"]
     body["alerts"] = [alert]
-    signals = normalise_webhook("alertmanager", body)["signals"]
+    signals = [s.to_dict() for s in normalise("alertmanager", body).signals]
     assert len(signals) == 1
     return signals[0]
 

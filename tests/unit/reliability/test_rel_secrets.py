@@ -95,14 +95,14 @@ def test_secrets_reach_no_prompt_log_report_page_or_audit_line(fake_llm, tmp_pat
 
 
 def test_webhook_trigger_payload_is_redacted():
-    from aisre.runtime import normalise_webhook
+    from aisre.sources.webhooks import normalise
     body = json.loads((pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "webhooks" / "alertmanager" /
                        "firing.json").read_text())
     alert = body["alerts"][0]
     alert.setdefault("annotations", {})["description"] = "db down: postgresql://app:S3cr3tPgPass@db:5432 " + \
         "token xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp"
     alert["annotations"]["summary"] = "key AKIAIOSFODNN7EXAMPLE leaked"
-    out = json.dumps(normalise_webhook("alertmanager", body))
+    out = json.dumps(normalise("alertmanager", body).to_dict())
     for s in ("S3cr3tPgPass", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp", "AKIAIOSFODNN7EXAMPLE"):
         assert s not in out, s
 

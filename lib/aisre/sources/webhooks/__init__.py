@@ -70,4 +70,13 @@ def normalise(kind: str, body: Any, headers: Mapping[str, str] | None = None, *,
     return result
 
 
-__all__ = ["KINDS", "NORMALISERS", "WebhookResult", "normalise"]
+def normalise_with_config(kind: str, body: Any, headers: Mapping[str, str] | None, config: Any, *,
+                          now: float | None = None, cert_fetcher: Callable[[str], bytes] | None = None) -> WebhookResult:
+    """:func:`normalise` with ``webhooks.service_map`` / ``webhooks.verify_sns`` from an :class:`aisre.config.Config`."""
+    raw = getattr(config, "raw", config) or {}
+    section = raw.get("webhooks", {}) if isinstance(raw, Mapping) else {}
+    return normalise(kind, body, headers, now=now, verify_sns=bool(section.get("verify_sns", True)),
+                     service_map=section.get("service_map") or {}, cert_fetcher=cert_fetcher)
+
+
+__all__ = ["KINDS", "NORMALISERS", "WebhookResult", "normalise", "normalise_with_config"]

@@ -16,7 +16,7 @@ import urllib.parse
 from collections import OrderedDict
 from typing import Any, Callable, Mapping
 
-from aisre.errors import IntegrationError, SourceDown, ValidationError
+from aisre.errors import SourceDown, ValidationError
 
 _HOST = re.compile(r"^sns\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$")
 NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
@@ -129,10 +129,7 @@ def verify(msg: Mapping[str, Any], fetcher: Callable[[str], bytes] | None = None
         raise ValidationError("SNS Signature is not base64", what="sns", path="Signature") from None
     if not signature:
         raise ValidationError("SNS message is not signed", what="sns", path="Signature")
-    try:
-        key = (cache or CERT_CACHE).public_key(url, fetcher or default_fetcher)
-    except IntegrationError:
-        raise
+    key = (cache or CERT_CACHE).public_key(url, fetcher or default_fetcher)  # SourceDown if unreachable
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValidationError("SNS signing certificate does not hold an RSA key", what="sns")
     try:
