@@ -142,6 +142,11 @@ class Runtime:
             raise NotFound(f"no incident {incident_id!r} in the datastore", integration="aisre", target=incident_id)
         return inc
 
+    @property
+    def reader(self) -> Any:
+        """:meth:`read_latest` with each metric's configured capacity (``%`` thresholds)."""
+        return steps.LiveReader(self.read_latest, lambda svc, m: steps.config_capacity(self.config, svc, m))
+
     def read_latest(self, service: str, metric: str) -> float | None:
         """Latest value of a service metric straight from its source (used by prechecks and verification)."""
         svc = self.config.service(service)
@@ -356,8 +361,8 @@ class Runtime:
         if incident.diagnosis is None:
             raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
-        _, waiting = steps.choose_action(incident.diagnosis, rb, steps.action_service(incident, rb), self.read_latest)
-        request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.read_latest)
+        _, waiting = steps.choose_action(incident.diagnosis, rb, steps.action_service(incident, rb), steps.IncidentReader(self.reader, incident))
+        request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.reader)
         decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
                                           audit=self.audit, waiting=waiting)
         with self.records_lock():
@@ -398,7 +403,8 @@ class Runtime:
                          audit=self.audit, environment=self.config.environment)
         result = steps.remediate(req, executors=self.executors, guardrails=self.guardrails, audit=self.audit,
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
-                                 read=self.read_latest, capture=self.capture)
+                                 read=steps.IncidentReader(self.reader, incident) if incident is not None else self.reader,
+                                 capture=self.capture)
         if claim_key and result.status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             self.store.delete(claim_key)        # nothing ran: this attempt may be tried again
         if incident is not None:
@@ -415,7 +421,8 @@ class Runtime:
     def verify(self, incident_id: str, action: str) -> dict[str, Any]:
         incident = self.incident(incident_id)
         service = next((a.service for a in reversed(incident.actions) if a.action == action), incident.service)
-        check = steps.verify_symptom(self._runbook_action(incident, action), service, self.read_latest)
+        check = steps.verify_symptom(self._runbook_action(incident, action), service,
+                                     steps.IncidentReader(self.reader, incident))
         self.audit.append("verify", incident_id, {"ok": check.ok, "detail": check.detail})
         return check.to_dict()
 

@@ -12,7 +12,7 @@ import os
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from aisre import conditions
+from aisre import conditions, slots
 from aisre.config import Config
 from aisre.errors import ForbiddenAction, PolicyDenied, SreError, ValidationError
 from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Classification, Decision, Diagnosis,
@@ -21,8 +21,36 @@ from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Clas
 
 log = logging.getLogger(__name__)
 
-#: reads the latest value of a service's metric (None when unknown)
+#: reads the latest value of a service's metric (None when unknown). A reader may also have a
+#: ``capacity(service, metric)`` method: ``%`` thresholds are then percentages of that capacity.
 MetricReader = Callable[[str, str], "float | None"]
+
+
+class LiveReader:
+    """A :data:`MetricReader` that also knows each metric's capacity (from the service config)."""
+
+    def __init__(self, latest: MetricReader, capacity: Callable[[str, str], "float | None"]) -> None:
+        self._latest = latest
+        self._capacity = capacity
+
+    def __call__(self, service: str, metric: str) -> float | None:
+        return self._latest(service, metric)
+
+    def capacity(self, service: str, metric: str) -> float | None:
+        return self._capacity(service, metric)
+
+
+def config_capacity(config: Config, service: str, metric: str) -> float | None:
+    """The configured capacity of ``service``'s ``metric`` (None when not configured)."""
+    svc = config.service(service)
+    spec = next((m for m in svc.metrics if m.name == metric), None) if svc else None
+    cap = getattr(spec, "capacity", None) if spec is not None else None
+    return float(cap) if cap else None
+
+
+def _capacity(read: Any, service: str, metric: str) -> float | None:
+    fn = getattr(read, "capacity", None)
+    return fn(service, metric) if callable(fn) else None
 
 
 def add_timeline(incident: Incident, ts: float, kind: str, text: str, **data: Any) -> Incident:
@@ -75,6 +103,9 @@ def action_service(incident: Incident, runbook: Runbook | None) -> str:
 
     A correlated incident can span services (its ``service`` is the root dependency); a memory leak on
     checkout inside an incident grouped under orders-db must restart checkout, not the database.
+    (Datastore actions requested on an app land on its datastore, as the executors resolve them; the
+    metrics a precondition reads come from whichever service of the incident has them, see
+    :class:`IncidentReader`.)
     """
     if runbook is None:
         return incident.service
@@ -87,6 +118,34 @@ def action_service(incident: Incident, runbook: Runbook | None) -> str:
                 (s.evidence.get("runbook_id") == runbook.id if isinstance(s.evidence, Mapping) else False):
             return s.service
     return incident.service
+
+
+class IncidentReader:
+    """A :data:`MetricReader` for one incident: a metric the acting service does not have is read on
+    the other services of the incident (a cache-full precondition ``cache_memory_pct > 90`` of a fix
+    requested on checkout reads sessions-cache). Capacities follow the service that answered."""
+
+    def __init__(self, read: MetricReader, incident: Incident) -> None:
+        self._read = read
+        self._services = tuple(dict.fromkeys((incident.service, *incident.services,
+                                              *(s.service for s in incident.signals))))
+
+    def locate(self, service: str, metric: str) -> tuple[str, float | None]:
+        value = self._read(service, metric)
+        if value is not None:
+            return service, value
+        for other in self._services:
+            if other != service:
+                value = self._read(other, metric)
+                if value is not None:
+                    return other, value
+        return service, None
+
+    def __call__(self, service: str, metric: str) -> float | None:
+        return self.locate(service, metric)[1]
+
+    def capacity(self, service: str, metric: str) -> float | None:
+        return _capacity(self._read, self.locate(service, metric)[0], metric)
 
 
 def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
@@ -104,22 +163,34 @@ def choose_action(diagnosis: Diagnosis, runbook: Runbook | None, service: str,
     if diagnosis.classification is not Classification.KNOWN or not runbook.auto_remediate or read is None:
         return None, ""
     waiting: list[str] = []
+    due: list[RunbookAction] = []
     for act in runbook.actions:
         if not act.preconditions:
             continue
         pre = preconditions_hold(act, service, read)
         if pre.ok:
-            return act, ""
+            due.append(act)
+            continue
         detail = pre.detail.replace("precondition no longer holds: ", "")
         if detail not in waiting:
             waiting.append(detail)
+    if due:
+        return safest(due), ""
     return None, ("waiting for " + "; ".join(waiting)) if waiting else ""
+
+
+def safest(actions: Sequence[RunbookAction]) -> RunbookAction:
+    """The least risky of several applicable runbook actions (declared safety, then runbook order):
+    a safe restart of the leaking app before a caution terminate of database sessions."""
+    rank = {Safety.SAFE: 0, Safety.CAUTION: 1, Safety.FORBIDDEN: 2}
+    return min(actions, key=lambda a: rank.get(a.safety or Safety.SAFE, 2))
 
 
 def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
                   *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
     """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
     service = action_service(incident, runbook)
+    read = IncidentReader(read, incident) if read is not None else None
     rb_action, _ = choose_action(diagnosis, runbook, service, read)
     if runbook is None or rb_action is None:
         return None
@@ -128,8 +199,16 @@ def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | N
     # (a "{{ name }}" placeholder or null), with a plain scalar; the registry validates it afterwards.
     for k, v in (diagnosis.action_params or {}).items():
         open_slot = k in params and (params[k] is None or (isinstance(params[k], str) and "{{" in params[k]))
-        if open_slot and isinstance(v, (str, int, float, bool)):
+        if open_slot and isinstance(v, (str, int, float, bool)) and not (isinstance(v, str) and "{{" in v):
             params[k] = v
+    # Slots nobody filled are read from the incident's evidence (the flag of the flag change, the node
+    # the kubelet names). A slot still open means we do not know what to act on: no request at all
+    # (the registry would refuse the template text as forbidden); the guardrails escalate.
+    params, still_open = slots.fill(params, incident, service)
+    if still_open:
+        log.info("incident %s: %s has unfilled parameters %s; not requesting it", incident.id, rb_action.action,
+                 ", ".join(still_open))
+        return None
     return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
                          reason=diagnosis.summary[:300], requested_by=requested_by)
@@ -168,7 +247,7 @@ def preconditions_hold(rb_action: RunbookAction | None, service: str, read: Metr
             continue
         value = read(service, metric)
         observed[metric] = value
-        if not conditions.holds(value, cond):
+        if not conditions.holds(value, cond, capacity=_capacity(read, service, metric)):
             return Check(ok=False, detail=f"precondition no longer holds: {cond} (now {value})", observed=observed)
     return Check(ok=True, detail="preconditions hold", observed=observed)
 
@@ -250,7 +329,7 @@ def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricRe
         value = read(service, vc.metric)
         observed[vc.metric] = value
         try:
-            ok = conditions.holds(value, vc.condition)
+            ok = conditions.holds(value, vc.condition, capacity=_capacity(read, service, vc.metric))
         except ValidationError:
             failing.append(f"{vc.metric} {vc.condition}: not a checkable condition")
             continue

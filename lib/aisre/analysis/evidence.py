@@ -112,6 +112,21 @@ def metric_values(signals: Sequence[Signal], metric: str) -> list[float]:
             and (metric_name(s).lower() == m or s.name.lower() == m or metric_name(s).lower().endswith(m))]
 
 
+def percent_of_capacity(signals: Sequence[Signal], metric: str) -> list[float]:
+    """The metric's values as percentages of the capacity its signal carries (as they are without one),
+    the same reading :func:`aisre.conditions.holds` makes of a ``%`` threshold on live values."""
+    m = metric.lower()
+    out = []
+    for s in signals:
+        if s.value is None or not (metric_name(s).lower() == m or s.name.lower() == m
+                                   or metric_name(s).lower().endswith(m)):
+            continue
+        cap = s.evidence.get("capacity") if isinstance(s.evidence, dict) or hasattr(s.evidence, "get") else None
+        ok = isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0
+        out.append(s.value * 100.0 / cap if ok else s.value)
+    return out
+
+
 def evaluate_precondition(cond: str, incident: Incident, changes: Iterable[Change] = (),
                           deploy_window_s: float = 1800.0) -> bool | None:
     """True/False when the evidence decides ``cond``; None when it cannot (precheck re-verifies).
@@ -140,6 +155,8 @@ def evaluate_precondition(cond: str, incident: Incident, changes: Iterable[Chang
         values = metric_values(signals, metric)
         if not values:
             return None
+        if m.group(4) == "%":       # a percentage of the metric's capacity (a pool of 200 at 107 is 53 %)
+            values = percent_of_capacity(signals, metric)
         fn = _OPS[op]
         return any(fn(v, num) for v in values)
     m = _DEPLOY.match(cond)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from aisre.analysis import evidence as ev
 from aisre.models import (AnomalyClass, Classification, Diagnosis, Incident, Retrieval, Runbook,
-                          RunbookAction, RunbookMatch, Severity)
+                          RunbookAction, RunbookMatch, Safety, Severity)
 
 if TYPE_CHECKING:
     from aisre.analysis.context import IncidentContext
@@ -233,10 +233,13 @@ class OfflineAnalyst:
 
     def _first_applicable(self, rb: Runbook, incident: Incident, extra_changes,
                           allow_unchecked: bool = True) -> tuple[RunbookAction | None, list[str]]:
-        """First action whose preconditions hold. Unevaluable ones pass only when ``allow_unchecked``
-        (a strong symptom match); the remediation precheck re-verifies them on live values."""
+        """First action whose preconditions hold, safe actions before caution ones (runbook order within a
+        class: a safe restart of the leaking app before a caution terminate of database sessions).
+        Unevaluable preconditions pass only when ``allow_unchecked`` (a strong symptom match); the
+        remediation precheck re-verifies them on live values."""
         notes: list[str] = []
-        for act in rb.actions:
+        rank = {Safety.SAFE: 0, Safety.CAUTION: 1, Safety.FORBIDDEN: 2}
+        for act in sorted(rb.actions, key=lambda a: rank.get(a.safety or Safety.SAFE, 2)):
             verdicts = [(c, ev.evaluate_precondition(c, incident, extra_changes, self.deploy_window_s))
                         for c in act.preconditions]
             failed = [c for c, v in verdicts if v is False]

@@ -192,6 +192,11 @@ class Correlator:
     def _open(self, signal: Signal, now: float) -> Incident:
         ifp = incident_fingerprint(signal.service, self.environment)
         iid = "inc-" + stable_hash(ifp, signal.onset_ts or signal.ts or now, length=12)
+        previous = self.get(iid)
+        if previous is not None and previous.status == IncidentStatus.RESOLVED:
+            # the same anomaly (same onset) seen again after its incident closed: a new incident,
+            # never the closed one overwritten (its diagnosis, actions and timeline are the record)
+            iid = "inc-" + stable_hash(ifp, signal.onset_ts or signal.ts or now, now, length=12)
         inc = Incident(id=iid, fingerprint=ifp, service=signal.service, opened_at=now, updated_at=now,
                        environment=self.environment, services=(signal.service,), signals=(signal,),
                        timeline=(TimelineEntry(ts=now, kind="detected", text=_signal_line(signal),

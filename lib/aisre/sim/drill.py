@@ -513,12 +513,24 @@ class DrillNotifier:
         return Receipt(channel=self.channel, ok=True, ref=str(len(self.sent)))
 
 
+#: Utilisation that follows the load (and the daily cycle) rather than accumulating: no capacity, so
+#: no exhaustion forecast (the rising half of the day is not a resource running out); sustained
+#: saturation is still detected as a level anomaly.
+LOAD_FOLLOWING = ("cpu_pct", "db_cpu_pct")
+
+#: The simulated fleet operator's Redis policy: temporary and pure-cache key families may be unlinked
+#: (what a real operator lists in ``targets.redis.evictable_patterns``); sessions and queues may not.
+SIM_EVICTABLE_PATTERNS = ("tmp:*", "cache:*")
+
+
 def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "drill") -> dict[str, Any]:
     """The ``aisre`` configuration (a dict for :func:`aisre.config.load_config`) that watches ``fleet``.
 
-    Every metric of every service from the ``sim`` source (with its capacity where it has one), logs
+    Every metric of every service from the ``sim`` source (with its capacity where it has one, except
+    the load-following :data:`LOAD_FOLLOWING`), logs
     from the ``sim`` log source, targets of kind ``sim``; the given mode; ``limited`` mode may run
-    every safe action of the registry.
+    every safe action of the registry; the fleet's evictable Redis key families
+    (:data:`SIM_EVICTABLE_PATTERNS`).
     """
     scenario = fleet.scenario
     services = []
@@ -528,7 +540,7 @@ def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "dr
             spec: dict[str, Any] = {"name": m, "query": f"{svc.name}:{m}", "source": "sim",
                                     "direction": "down" if m == "uptime" else "both" if m == "request_rate" else "up"}
             cap = fleet.capacity(svc.name, m)
-            if cap is not None and m not in ("uptime",):
+            if cap is not None and m not in ("uptime",) and m not in LOAD_FOLLOWING:
                 spec["capacity"] = cap
             metrics.append(spec)
         services.append({"name": svc.name, "depends_on": list(svc.depends_on), "metrics": metrics,
@@ -545,6 +557,7 @@ def sim_config(fleet: Fleet, *, mode: str = "autonomous", environment: str = "dr
         "detection": {"poll_interval_s": max(4, step), "lookback_minutes": 60, "step_s": step},
         "safety": {"mode": mode, "max_attempts": 2, "allow_list": safe, "max_actions_per_window": 20},
         "audit": {"path": ""},
+        "targets": {"redis": {"evictable_patterns": list(SIM_EVICTABLE_PATTERNS)}},
     }
 
 

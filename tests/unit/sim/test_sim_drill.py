@@ -125,7 +125,8 @@ def test_sim_config_describes_the_fleet_for_the_agent():
     specs = {m.name: m for m in db.metrics}
     assert set(specs) == set(fleet.metric_names("orders-db"))
     assert all(m.source == "sim" and m.query == f"orders-db:{m.name}" for m in db.metrics)
-    assert specs["db_connections"].capacity == 200.0 and specs["db_cpu_pct"].capacity == 100.0
+    assert specs["db_connections"].capacity == 200.0
+    assert specs["db_cpu_pct"].capacity is None      # load-following: no exhaustion forecast (drill.LOAD_FOLLOWING)
     assert specs["uptime"].direction == "down"
     assert db.target.kind == "sim" and db.target.name == "orders-db"
     assert cfg.service("checkout").depends_on == ("orders-db",)
