@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from aisre import steps
 from aisre.config import Config, secret_values
+from aisre.errors import IntegrationError, SreError, StateError
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
                           Mode, RunbookAction, Severity, Signal, Verdict, iso)
 from aisre.state import MemoryStore, StateStore
@@ -91,6 +92,7 @@ class Agent:
         self.ledger: list[dict[str, Any]] = []    # shadow mode: what it would have done and why
         self.incidents: dict[str, Incident] = {}  # every incident this agent touched (for reports and drills)
         self._seen_changes: set[str] = set()
+        self.retry_signals: list[Signal] = []     # drained from the outbox but not handled yet (store down)
         self._charted: set[str] = set()           # incidents whose humans already got a metric chart
         #: latest values for prechecks and verification; % thresholds are relative to the metric's capacity
         self.reader = steps.LiveReader(self.read_latest, lambda svc, m: steps.config_capacity(config, svc, m))
@@ -123,8 +125,17 @@ class Agent:
         # its evidence: signals that arrive together (memory at 99 % and the kernel's OOM kill) must not
         # be diagnosed one at a time, the first one deciding the fix.
         touched: dict[str, Incident] = {}
-        for signal in report.signals:
-            incident = self.ingest(signal, now)
+        retry, self.retry_signals = self.retry_signals, []
+        for signal in (*retry, *report.signals):
+            try:
+                incident = self.ingest(signal, now)
+            except (StateError, IntegrationError) as exc:   # the store is down: keep it for the next tick
+                log.error("signal %s not handled, retrying next tick: %s", signal.id, exc)
+                self.retry_signals.append(signal)
+                continue
+            except SreError as exc:                          # a signal that can never be handled
+                log.error("signal %s dropped: %s", signal.id, exc)
+                continue
             if incident is not None:
                 touched[incident.id] = incident
         for inc_id in touched:

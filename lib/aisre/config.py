@@ -21,10 +21,17 @@ SCHEMA_PATH = os.path.join(PACK_ROOT, "config.schema.yaml")
 DEFAULT_KNOWLEDGE_DIR = os.path.join(PACK_ROOT, "knowledge")
 
 
+_SCHEMA_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
+
+
 def load_schema(path: str = SCHEMA_PATH) -> dict[str, Any]:
+    """The pack's config schema (a fresh copy; parsed once per file version, keyed by path and mtime)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh) or {}
+        stamp = (path, os.stat(path).st_mtime)
+        if stamp not in _SCHEMA_CACHE:
+            with open(path, encoding="utf-8") as fh:
+                _SCHEMA_CACHE[stamp] = yaml.safe_load(fh) or {}
+        return copy.deepcopy(_SCHEMA_CACHE[stamp])
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read config schema: {exc}", path=path) from None
 
@@ -188,6 +195,8 @@ def apply_environment(data: Mapping[str, Any], environment: str | None = None) -
     doc = dict(data)
     envs = doc.get("environments") or {}
     name = environment or doc.get("environment")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"environment must be a string, got {type(name).__name__}", path="environment")
     if not isinstance(envs, Mapping):
         raise ConfigError("environments must be a mapping of environment name to overrides", path="environments")
     if name and name in envs:
@@ -212,7 +221,7 @@ def load_config(data: Mapping[str, Any] | None = None, *, path: str | None = Non
                 data = yaml.safe_load(fh) or {}
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {path}", path=path) from None
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError, OverflowError, RecursionError) as exc:
             raise ConfigError(f"config file is not valid YAML: {exc}", path=path) from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError("config must be a mapping at the top level")

@@ -158,7 +158,20 @@ def _decode(tp: Any, value: Any, where: str) -> Any:
             return float(value)
         if tp is int and isinstance(value, float) and value.is_integer():
             return int(value)
+        if tp in _SCALARS and not isinstance(value, _SCALARS[tp]) or (tp in (int, float) and isinstance(value, bool)):
+            # outside input (trigger payloads, stored JSON) with the wrong type: refuse at the edge
+            raise ValidationError(f"expected {tp.__name__} at {where}, got {type(value).__name__}", path=where)
     return value
+
+
+def _nullable(tp: Any) -> bool:
+    if tp is Any or tp is type(None):
+        return True
+    origin = typing.get_origin(tp)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+
+
+_SCALARS: dict[type, tuple[type, ...]] = {str: (str,), float: (int, float), int: (int,), bool: (bool,)}
 
 
 class Model:
@@ -179,6 +192,11 @@ class Model:
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
             if f.name in data:
+                if data[f.name] is None and not _nullable(hints[f.name]):
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                        raise ValidationError(f"{where}.{f.name} may not be null", what=cls.__name__,
+                                              path=f"{where}.{f.name}")
+                    continue        # null for a field that has a default: the default
                 kwargs[f.name] = _decode(hints[f.name], data[f.name], f"{where}.{f.name}")
         try:
             return cls(**kwargs)
@@ -189,6 +207,8 @@ class Model:
     def from_json(cls: type[T], text: str) -> T:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ValidationError(f"invalid JSON for {cls.__name__}: nested too deeply", what=cls.__name__) from None
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"invalid JSON for {cls.__name__}: {exc}", what=cls.__name__) from None
         return cls.from_dict(data)

@@ -6,6 +6,7 @@ built lazily, so a step only pays for what it uses (litellm and chromadb are slo
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -19,6 +20,12 @@ from aisre.errors import NotFound, SreError, ValidationError
 from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
                           Verdict)
 from aisre.state import StateStore
+
+
+#: how long a dispatched signal id is remembered (duplicates within it start no second workflow)
+SIGNAL_DEDUP_TTL_S = 24 * 3600.0
+RECORDS_LOCK = "aisre.lock.incidents"
+RECORDS_LOCK_TTL_S = 30.0
 
 
 class Runtime:
@@ -103,6 +110,32 @@ class Runtime:
         return self._get("capture", make)
 
     # ------------------------------------------------------------------ helpers
+    @contextlib.contextmanager
+    def records_lock(self, timeout_s: float = 20.0) -> Any:
+        """Serialise read-modify-write of incident records across nodes (``aisre.lock.incidents``).
+
+        Two workflows touching one incident at once (a new signal correlated while triage saves its
+        diagnosis) would otherwise lose one update. Held only around the datastore reads and writes,
+        never around an LLM call or an action; atomic on Memory/FileStore (:func:`aisre.state.claim`),
+        best effort on the st2 datastore. Times out with :class:`LeaseHeld`.
+        """
+        import uuid
+
+        from aisre.errors import LeaseHeld
+        from aisre.state import claim
+        token = f"{self.owner}:{uuid.uuid4().hex}"
+        deadline = time.monotonic() + timeout_s
+        while not claim(self.store, RECORDS_LOCK, token, ttl_s=RECORDS_LOCK_TTL_S):
+            if time.monotonic() > deadline:
+                raise LeaseHeld(f"incident records stayed locked for {timeout_s:g}s",
+                                holder=self.store.get(RECORDS_LOCK) or "?")
+            time.sleep(0.005)
+        try:
+            yield
+        finally:
+            if self.store.get(RECORDS_LOCK) == token:
+                self.store.delete(RECORDS_LOCK)
+
     def incident(self, incident_id: str) -> Incident:
         inc = self.correlator.get(incident_id)
         if inc is None:
@@ -238,11 +271,12 @@ class Runtime:
                     "detail": "not an aisre approval (no incident_id on the parent workflow)"}
         ttl = self.config.safety.approval_ttl_minutes * 60 * 2
         self.store.set(f"aisre.approval.{incident_id}", inquiry_id, ttl_s=ttl)
-        incident = self.incident(incident_id)
-        incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
-        incident = steps.add_timeline(incident, self.clock(), "decided",
-                                      f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            incident = dataclasses.replace(incident, status=IncidentStatus.AWAITING_APPROVAL)
+            incident = steps.add_timeline(incident, self.clock(), "decided",
+                                          f"approval requested for {request.get('action', '?')} (inquiry {inquiry_id})")
+            self.correlator.save(incident)
         text = (f"Approval needed: {request.get('action', '?')} on {request.get('service', incident.service)} "
                 f"({request.get('reason', '')}). Reply `aisre approve {incident_id}` or `aisre deny {incident_id}`, "
                 f"or `st2 inquiry respond {inquiry_id} -r '{{\"approved\": true}}'`.")
@@ -291,13 +325,19 @@ class Runtime:
         return {"mode": new.value, "previous": old.value}
 
     def correlate(self, signal: Mapping[str, Any]) -> dict[str, Any]:
-        sig = Signal.from_dict(signal)
+        sig = redact_signal(Signal.from_dict(signal), self.config)
         if self.guardrails.mode() is Mode.OFF:
             return {"incident_id": "", "is_new": False, "skip": True, "status": "off"}
-        incident, is_new = self.correlator.ingest(sig)
+        # a signal id seen before (a sensor re-dispatching its outbox after a crash, or a second node
+        # on the same stream) still refreshes its incident but never starts a second workflow run
+        from aisre.state import claim
+        first = claim(self.store, f"aisre.dedup.signal.{sig.id}", str(self.clock()), ttl_s=SIGNAL_DEDUP_TTL_S)
+        with self.records_lock():
+            incident, is_new = self.correlator.ingest(sig)
         busy = incident.status in (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED,
                                    IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED)
-        return {"incident_id": incident.id, "is_new": is_new, "skip": busy and not is_new,
+        return {"incident_id": incident.id, "is_new": is_new and first,
+                "skip": (busy and not is_new) or not first, "duplicate": not first,
                 "status": incident.status.value, "service": incident.service}
 
     def record_change(self, change: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,10 +348,12 @@ class Runtime:
     def triage(self, incident_id: str) -> dict[str, Any]:
         incident = self.incident(incident_id)
         diagnosis, retrieval, _ = steps.triage(incident, retriever=self.retriever, analyst=self.analyst)
-        incident = dataclasses.replace(incident, diagnosis=diagnosis)
-        incident = steps.add_timeline(incident, self.clock(), "diagnosed",
-                                      f"{diagnosis.classification.value}: {diagnosis.summary}", runbook=diagnosis.runbook_id)
-        self.correlator.save(incident)
+        with self.records_lock():          # re-read: signals may have been added while the analyst worked
+            incident = dataclasses.replace(self.incident(incident_id), diagnosis=diagnosis)
+            incident = steps.add_timeline(incident, self.clock(), "diagnosed",
+                                          f"{diagnosis.classification.value}: {diagnosis.summary}",
+                                          runbook=diagnosis.runbook_id)
+            self.correlator.save(incident)
         return {"incident_id": incident_id, "diagnosis": diagnosis.to_dict(), "retrieval": retrieval.to_dict()}
 
     def decide(self, incident_id: str) -> dict[str, Any]:
@@ -323,10 +365,16 @@ class Runtime:
         request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.reader)
         decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
                                           audit=self.audit, waiting=waiting)
-        incident = steps.add_timeline(incident, self.clock(), "decided", f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
-        self.correlator.save(incident)
+        with self.records_lock():
+            fresh = self.incident(incident_id)
+            fresh = steps.add_timeline(fresh, self.clock(), "decided",
+                                       f"{decision.verdict.value}: {'; '.join(decision.reasons)}")
+            self.correlator.save(fresh)
+        # "attempt" rides along with the request (ActionRequest.from_dict ignores it): remediate claims
+        # (incident, attempt) so two nodes that decided on the same evidence cannot both act
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
-                "request": request.to_dict() if request else None, "service": incident.service,
+                "request": {**request.to_dict(), "attempt": incident.attempts} if request else None,
+                "service": incident.service,
                 "safety": decision.safety.value if decision.safety else None,
                 "approval_ttl_minutes": self.config.safety.approval_ttl_minutes,
                 "approval_route": self.config.notify.get("slack", {}).get("approval_channel")
@@ -340,6 +388,14 @@ class Runtime:
         if mode in (Mode.OFF, Mode.SHADOW) or (mode is Mode.ADVISORY and req.requested_by == "aisre"):
             return {"action": req.action, "service": req.service, "status": "skipped", "ok": False,
                     "detail": f"mode is {mode.value}: no action taken"}
+        claim_key = ""
+        if incident is not None and req.requested_by == "aisre" and isinstance(request.get("attempt"), int):
+            from aisre.state import claim
+            claim_key = f"aisre.dedup.act.{incident.id}.{request['attempt']}"
+            if not claim(self.store, claim_key, self.owner, ttl_s=SIGNAL_DEDUP_TTL_S):
+                return {"action": req.action, "service": req.service, "status": "skipped", "ok": False,
+                        "detail": f"attempt {request['attempt']} of {incident.id} was already taken by "
+                                  f"{self.store.get(claim_key) or 'another node'}"}
         rb_action = self._runbook_action(incident, req.action) if incident else None
         if incident is not None:
             steps.notify(incident, "acting", f"Taking action: {req.action} on {req.service}"
@@ -349,13 +405,17 @@ class Runtime:
                                  owner=self.owner, clock=self.clock, dry_run=dry_run, rb_action=rb_action,
                                  read=steps.IncidentReader(self.reader, incident) if incident is not None else self.reader,
                                  capture=self.capture)
+        if claim_key and result.status not in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
+            self.store.delete(claim_key)        # nothing ran: this attempt may be tried again
         if incident is not None:
-            counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
-            incident = dataclasses.replace(incident, actions=incident.actions + (result,),
-                                           attempts=incident.attempts + (1 if counted else 0),
-                                           status=IncidentStatus.MITIGATING if result.ok else incident.status)
-            incident = steps.add_timeline(incident, self.clock(), "acted", f"{req.action}: {result.status.value}")
-            self.correlator.save(incident)
+            with self.records_lock():
+                incident = self.incident(req.incident_id)     # fresh: another step may have saved it meanwhile
+                counted = result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED)
+                incident = dataclasses.replace(incident, actions=incident.actions + (result,),
+                                               attempts=incident.attempts + (1 if counted else 0),
+                                               status=IncidentStatus.MITIGATING if result.ok else incident.status)
+                incident = steps.add_timeline(incident, self.clock(), "acted", f"{req.action}: {result.status.value}")
+                self.correlator.save(incident)
         return {**result.to_dict(), "ok": result.ok}
 
     def verify(self, incident_id: str, action: str) -> dict[str, Any]:
@@ -367,27 +427,31 @@ class Runtime:
         return check.to_dict()
 
     def reopen(self, incident_id: str) -> dict[str, Any]:
-        incident = dataclasses.replace(self.incident(incident_id), status=IncidentStatus.OPEN)
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = dataclasses.replace(self.incident(incident_id), status=IncidentStatus.OPEN)
+            self.correlator.save(incident)
         return {"incident_id": incident_id, "status": incident.status.value}
 
     def escalate(self, incident_id: str, reason: str = "") -> dict[str, Any]:
-        incident = self.incident(incident_id)
-        now = self.clock()
-        incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED, escalated_at=incident.escalated_at or now)
-        incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
-        self.correlator.save(incident)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            now = self.clock()
+            incident = dataclasses.replace(incident, status=IncidentStatus.ESCALATED,
+                                           escalated_at=incident.escalated_at or now)
+            incident = steps.add_timeline(incident, now, "escalated", reason or "escalated to on-call")
+            self.correlator.save(incident)
         receipts = steps.notify(incident, "escalated", reason or "Escalating to on-call", dispatcher=self.dispatcher,
                                 audit=self.audit, environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
 
     def resolve(self, incident_id: str, how: str) -> dict[str, Any]:
-        incident = self.incident(incident_id)
-        now = self.clock()
-        incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
-        incident = steps.add_timeline(incident, now, "resolved", how)
-        self.correlator.save(incident)
-        self.correlator.resolve(incident_id, how)
+        with self.records_lock():
+            incident = self.incident(incident_id)
+            now = self.clock()
+            incident = dataclasses.replace(incident, status=IncidentStatus.RESOLVED, resolved_at=now)
+            incident = steps.add_timeline(incident, now, "resolved", how)
+            self.correlator.save(incident)
+            self.correlator.resolve(incident_id, how)
         receipts = steps.notify(incident, "resolved", how, dispatcher=self.dispatcher, audit=self.audit,
                                 environment=self.config.environment)
         return {"incident_id": incident_id, "receipts": [r.to_dict() for r in receipts]}
@@ -549,6 +613,30 @@ def parse_window(window: str) -> float:
     if not 0 < seconds <= 30 * 86400:
         raise ValidationError(f"window {window!r} out of range (1s .. 30d)", what="window")
     return seconds
+
+
+def redact_signal(signal: Signal, config: Config) -> Signal:
+    """``signal`` with its free text (summary, samples, labels, evidence) redacted of the configured secrets
+    and secret-looking patterns, before it is stored in an incident (which reports, pages and the audit
+    log quote). Sensors and webhooks redact already; this is the pipeline's own edge."""
+    red = _redactor_for(config)
+    return dataclasses.replace(signal, summary=red.redact(signal.summary),
+                               samples=tuple(red.redact(x) for x in signal.samples),
+                               labels={k: red.redact(str(v)) for k, v in signal.labels.items()},
+                               evidence=red.redact_data(dict(signal.evidence)))
+
+
+_REDACTORS: dict[int, Any] = {}
+
+
+def _redactor_for(config: Config) -> Any:
+    from aisre.analysis.redact import Redactor
+    red = _REDACTORS.get(id(config))
+    if red is None or red[0] is not config:
+        red = (config, Redactor(secrets=secret_values(config)))
+        _REDACTORS.clear() if len(_REDACTORS) > 64 else None
+        _REDACTORS[id(config)] = red
+    return red[1]
 
 
 def make_redactor(config: Config) -> Callable[[str], str] | None:

@@ -55,12 +55,33 @@ def get_json(store: StateStore, key: str, default: Any = None) -> Any:
         return default
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return default
 
 
 def set_json(store: StateStore, key: str, value: Any, ttl_s: float | None = None) -> None:
     store.set(key, json.dumps(value, sort_keys=True, default=str), ttl_s=ttl_s)
+
+
+_CLAIM_LOCK = threading.Lock()
+
+
+def claim(store: StateStore, key: str, value: str, ttl_s: float | None = None) -> bool:
+    """Set ``key`` only if it is absent (or expired); True when this caller now holds it.
+
+    Atomic across threads and processes for stores with an ``add`` method (:class:`MemoryStore`,
+    :class:`FileStore`: the flock'd transaction). Other stores (the st2 datastore has no
+    compare-and-set) fall back to read, write, read back under a process lock: two processes can
+    then both win in a narrow window, which st2's per-service concurrency policy closes.
+    """
+    add = getattr(store, "add", None)
+    if callable(add):
+        return bool(add(key, value, ttl_s=ttl_s))
+    with _CLAIM_LOCK:
+        if store.get(key) is not None:
+            return False
+        store.set(key, value, ttl_s=ttl_s)
+        return store.get(key) == str(value)
 
 
 class MemoryStore:
@@ -85,6 +106,14 @@ class MemoryStore:
     def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         with self._lock:
             self._data[key] = (str(value), self.clock() + ttl_s if ttl_s else None)
+
+    def add(self, key: str, value: str, ttl_s: float | None = None) -> bool:
+        """Set ``key`` if absent or expired (atomic); True when it was set."""
+        with self._lock:
+            if self.get(key) is not None:
+                return False
+            self.set(key, value, ttl_s=ttl_s)
+            return True
 
     def delete(self, key: str) -> None:
         with self._lock:
@@ -142,6 +171,17 @@ class FileStore:
     def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         expires = self.clock() + ttl_s if ttl_s else None
         self._txn(lambda d: d.__setitem__(key, [str(value), expires]))
+
+    def add(self, key: str, value: str, ttl_s: float | None = None) -> bool:
+        """Set ``key`` if absent or expired, atomically across processes (one flock'd transaction)."""
+        expires = self.clock() + ttl_s if ttl_s else None
+
+        def txn(d: dict[str, Any]) -> bool:
+            if key in d:
+                return False
+            d[key] = [str(value), expires]
+            return True
+        return bool(self._txn(txn))
 
     def delete(self, key: str) -> None:
         self._txn(lambda d: d.pop(key, None))

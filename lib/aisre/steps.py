@@ -296,7 +296,7 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
                                   error=f"no executor for target kind {request.target.kind!r} is configured")
         else:
             result = run_action(executor, request, dry_run=dry_run, clock=clock,
-                                targets=getattr(guardrails, "targets", None))
+                                targets=getattr(guardrails, "targets", None), stop=lambda: _stopped(guardrails))
         if result.status in (ActionStatus.SUCCEEDED, ActionStatus.FAILED):
             guardrails.record_action(request.service)
         if captured is not None:
@@ -311,6 +311,12 @@ def remediate(request: ActionRequest, *, executors: Mapping[str, Any], guardrail
         "captures": [i.to_dict() for i in captured.items] if captured is not None else [],
     })
     return result
+
+
+def _stopped(guardrails: Any) -> str:
+    """Why no action may start now (the mode was switched to off/shadow/advisory meanwhile), or ''."""
+    mode = guardrails.mode()
+    return f"mode {mode.value}" if mode in (Mode.OFF, Mode.SHADOW, Mode.ADVISORY) else ""
 
 
 def verify_symptom(rb_action: RunbookAction | None, service: str, read: MetricReader) -> Check:

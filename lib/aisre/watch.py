@@ -160,12 +160,7 @@ class MetricWatcher:
 
     def drain_outbox(self, dispatch: Callable[[Signal], Any]) -> int:
         """Dispatch every pending signal, then clear the outbox. Returns how many were dispatched."""
-        items = self.pending()
-        for item in items:
-            dispatch(Signal.from_dict(item))
-        if items:
-            self.store.delete(OUTBOX_KEY.format(watcher=self.name))
-        return len(items)
+        return drain(self.store, OUTBOX_KEY.format(watcher=self.name), dispatch)
 
     def latest_value(self, service: str, metric: str) -> float | None:
         item = self.latest.get((service, metric))
@@ -242,12 +237,32 @@ class LogWatchRunner:
         return found
 
     def drain_outbox(self, dispatch: Callable[[Signal], Any]) -> int:
-        items = get_json(self.store, OUTBOX_KEY.format(watcher=self.name), default=[]) or []
-        for item in items:
-            dispatch(Signal.from_dict(item))
-        if items:
-            self.store.delete(OUTBOX_KEY.format(watcher=self.name))
-        return len(items)
+        return drain(self.store, OUTBOX_KEY.format(watcher=self.name), dispatch)
+
+
+SENT_KEY = "aisre.outbox.sent.{id}"
+SENT_TTL_S = 24 * 3600.0
+
+
+def drain(store: StateStore, outbox_key: str, dispatch: Callable[[Signal], Any]) -> int:
+    """Dispatch the outbox's signals, each at most once, then clear it; returns how many were dispatched.
+
+    Each id is marked sent right after its dispatch, so a crash later in the loop (or before the
+    outbox is cleared) re-sends nothing already sent; only a crash between one dispatch and its
+    mark can repeat that one signal, and the correlate step drops a repeated id.
+    """
+    items = get_json(store, outbox_key, default=[]) or []
+    sent = 0
+    for item in items:
+        mark = SENT_KEY.format(id=item.get("id", ""))
+        if store.get(mark) is not None:
+            continue
+        dispatch(Signal.from_dict(item))
+        store.set(mark, "1", ttl_s=SENT_TTL_S)
+        sent += 1
+    if items:
+        store.delete(outbox_key)
+    return sent
 
 
 def signal_ids(signals: Iterable[Signal]) -> list[str]:

@@ -108,17 +108,25 @@ def _map_error(exc: Exception, model: str) -> IntegrationError:
     return SourceDown(msg, status=status if isinstance(status, int) else None, **kw)
 
 
+def _loads(text: str) -> Any:
+    """``json.loads`` where absurd nesting (a hostile or broken answer) is a ValueError too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
+
+
 def parse_json_object(text: str) -> dict[str, Any]:
     """The JSON object in a model answer (tolerates code fences and prose around one object)."""
     body = _FENCE.sub("", (text or "").strip())
     try:
-        value = json.loads(body)
+        value = _loads(body)
     except ValueError:
         start, end = body.find("{"), body.rfind("}")
         if start < 0 or end <= start:
             raise ValidationError("the answer contains no JSON object", what="llm-output") from None
         try:
-            value = json.loads(body[start:end + 1])
+            value = _loads(body[start:end + 1])
         except ValueError as exc:
             raise ValidationError(f"the answer is not valid JSON: {exc}", what="llm-output") from None
     if not isinstance(value, dict):

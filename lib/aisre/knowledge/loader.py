@@ -142,6 +142,9 @@ def _parse_yaml(text: str, source: str) -> Any:
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ValidationError(f"{source}: $: invalid YAML{where}: {problem}", what="runbook", path=source) from None
+    except (ValueError, OverflowError, RecursionError) as exc:   # e.g. a date like 2026-13-45 in a scalar
+        raise ValidationError(f"{source}: $: invalid YAML value: {type(exc).__name__}: {str(exc)[:200]}",
+                              what="runbook", path=source) from None
 
 
 # --------------------------------------------------------------------------- markdown

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Sequence, TextIO
 from aisre.errors import StateError
 from aisre.models import Incident, Notification, Receipt, Severity, stable_hash
 from aisre.notify.base import Notifier
-from aisre.state import MemoryStore, StateStore
+from aisre.state import MemoryStore, StateStore, claim
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ FALLBACK_KINDS = ("escalated", "approval")
 DEDUP_KEY = "aisre.dedup.notify.{digest}"
 PAGED_KEY = "aisre.notify.paged.{fingerprint}"
 DEFAULT_DEDUP_TTL_MINUTES = 240.0
+CLAIM_TTL_S = 120.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -131,6 +132,16 @@ class Dispatcher:
             log.warning("dedup state unavailable, sending anyway: %s", exc)
             return False
 
+    def _claim(self, key: str) -> bool:
+        """Reserve (fingerprint, kind, channel) before sending, atomically where the store allows, so two
+        nodes dispatching the same notice at once send it once. The reservation expires after
+        ``CLAIM_TTL_S`` if this node dies before the send finishes, so the notice is not lost."""
+        try:
+            return claim(self.store, key, "sending", ttl_s=CLAIM_TTL_S)
+        except StateError as exc:
+            log.warning("dedup state unavailable, sending anyway: %s", exc)
+            return True
+
     def _mark(self, key: str, ttl_s: float | None) -> None:
         try:
             self.store.set(key, "1", ttl_s=ttl_s)
@@ -171,13 +182,16 @@ class Dispatcher:
                 fallbacks.append(notifier)
                 continue
             key = self._dedup_key(fp, kind, channel)
-            if kind in DEDUP_KINDS and self._seen(key):
+            if kind in DEDUP_KINDS and not self._claim(key):
                 skipped.append((channel, f"already sent {kind} for this fingerprint"))
                 continue
             receipt = self._send(notifier, notification, incident)
             receipts.append(receipt)
-            if receipt.ok and kind in DEDUP_KINDS:
-                self._mark(key, self.dedup_ttl_s)
+            if kind in DEDUP_KINDS:
+                if receipt.ok:
+                    self._mark(key, self.dedup_ttl_s)
+                else:
+                    self._clear(key)          # not delivered: the next attempt may send it
             if receipt.ok and channel == "pagerduty" and kind == "escalated":
                 self._mark(PAGED_KEY.format(fingerprint=stable_hash(fp)), None)
         primaries_ok = any(r.ok for r in receipts if r.channel not in ("console",))

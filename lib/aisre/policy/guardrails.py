@@ -37,7 +37,7 @@ from aisre.errors import ForbiddenAction, PolicyDenied, StateError
 from aisre.models import (ActionRequest, Classification, Decision, Diagnosis, Incident, Mode, Runbook,
                           Safety, Severity, Verdict)
 from aisre.policy.actions import assess, stricter
-from aisre.state import KEYS, StateStore, get_json, key, set_json
+from aisre.state import KEYS, StateStore, claim, get_json, key, set_json
 
 #: One lock for every lease / rate-limit read-modify-write in this process (the StateStore protocol
 #: has no compare-and-set; across st2 nodes the pack's concurrency policy serialises per service).
@@ -109,11 +109,19 @@ class Guardrails:
         k = key("lease", service=service)
         with _LOCK:
             now = self.clock()
+            value = {"owner": owner, "expires": now + self.safety.lease_ttl_s, "token": uuid.uuid4().hex}
+            text = json.dumps(value, sort_keys=True)
+            if claim(self.store, k, text, ttl_s=self.safety.lease_ttl_s):   # atomic on Memory/FileStore
+                return True
             held = get_json(self.store, k)
             if isinstance(held, dict) and held.get("owner") != owner and float(held.get("expires", 0)) > now:
                 return False
-            set_json(self.store, k, {"owner": owner, "expires": now + self.safety.lease_ttl_s,
-                                     "token": uuid.uuid4().hex}, ttl_s=self.safety.lease_ttl_s)
+            if isinstance(held, dict) and held.get("owner") == owner:        # re-entrant: refresh our lease
+                set_json(self.store, k, value, ttl_s=self.safety.lease_ttl_s)
+            else:                                                             # expired or unreadable: take it over
+                self.store.delete(k)
+                if not claim(self.store, k, text, ttl_s=self.safety.lease_ttl_s):
+                    return False
             back = get_json(self.store, k)
             return isinstance(back, dict) and back.get("owner") == owner
 

@@ -68,15 +68,19 @@ def _result(request: ActionRequest, status: ActionStatus, started: float, clock:
 
 def run_action(executor: Executor, request: ActionRequest, *, dry_run: bool = False,
                clock: Callable[[], float] = time.time, guardrails: Any = None, audit: Any = None,
-               targets: Mapping[str, Any] | None = None, max_scale_factor: float = 2.0) -> ActionResult:
+               targets: Mapping[str, Any] | None = None, max_scale_factor: float = 2.0,
+               stop: Callable[[], str] | None = None) -> ActionResult:
     """Run one action through ``executor``; the outcome is always an :class:`ActionResult`, never an exception.
 
     ``guardrails`` (optional) is consulted with ``check`` before anything runs and counts the action
     toward the rate limit once it executed; ``audit`` (optional AuditLog) receives the result.
+    ``stop`` (optional) is asked right before ``execute`` - after plan and precheck, which may take
+    a while - and a non-empty answer (e.g. "mode off") ends the run as ``DENIED``: the emergency
+    stop takes effect before the step that changes anything.
     """
     started = clock()
     dry_run = bool(dry_run or request.dry_run)
-    result = _run(executor, request, dry_run, started, clock, guardrails, targets, max_scale_factor)
+    result = _run(executor, request, dry_run, started, clock, guardrails, targets, max_scale_factor, stop)
     if audit is not None:
         try:
             audit.append("action", request.incident_id, {"request": request.to_dict(), "result": result.to_dict()},
@@ -93,7 +97,8 @@ def _fields(result: ActionResult) -> dict[str, Any]:
 
 
 def _run(executor: Executor, request: ActionRequest, dry_run: bool, started: float, clock: Callable[[], float],
-         guardrails: Any, targets: Mapping[str, Any] | None, max_scale_factor: float) -> ActionResult:
+         guardrails: Any, targets: Mapping[str, Any] | None, max_scale_factor: float,
+         stop: Callable[[], str] | None = None) -> ActionResult:
     try:
         if guardrails is not None:
             targets = targets if targets is not None else (getattr(guardrails, "targets", None) or None)
@@ -124,6 +129,10 @@ def _run(executor: Executor, request: ActionRequest, dry_run: bool, started: flo
             return _result(request, ActionStatus.SKIPPED, started, clock, detail=f"precheck: {precheck.detail}",
                            precheck=precheck, evidence={"steps": list(plan.steps), "blast_radius": plan.blast_radius})
         step = "execute"
+        halted = stop() if stop is not None and not dry_run else ""
+        if halted:
+            return _result(request, ActionStatus.DENIED, started, clock, detail=f"stopped before execute: {halted}",
+                           precheck=precheck, error=f"emergency stop: {halted}")
         executed = executor.execute(plan, dry_run=dry_run)
         if not dry_run and guardrails is not None:
             guardrails.record_action(request.service)

@@ -399,7 +399,7 @@ def load_scenario(name_or_path: str | os.PathLike[str]) -> Scenario:
                               what="scenario", path=str(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, OverflowError, RecursionError, yaml.YAMLError) as exc:
         raise ValidationError(f"scenario {path.name}: not valid YAML: {exc}", what="scenario", path=str(path)) from None
     sc = scenario_from_dict(data, origin=path.name)
     return dataclasses.replace(sc, source_path=str(path))

@@ -114,7 +114,7 @@ def vendor_reason(raw: bytes) -> str:
     """The error text a vendor put in its body (JSON ``error``/``errors``/``message``), else an excerpt."""
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return body_excerpt(raw)
     if isinstance(doc, Mapping):
         for field in ("error", "errors", "message", "reason"):
@@ -257,7 +257,7 @@ class HttpClient:
                             target, op, status=status)
         try:
             return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             ctype = resp.headers.get("Content-Type", "?")
             kind = "truncated or invalid JSON" if ctype.startswith("application/json") or raw.lstrip()[:1] in (b"{", b"[") \
                 else f"a non-JSON body ({ctype})"

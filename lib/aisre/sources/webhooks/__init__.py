@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from aisre.errors import SreError, ValidationError
+from aisre.models import Change, Signal
 from aisre.sources.webhooks import (alertmanager, argocd, cloudwatch, config_change, datadog, flags, github,
                                     jenkins, statuspage)
 from aisre.sources.webhooks.common import WebhookResult, parse_body
@@ -52,12 +53,21 @@ def normalise(kind: str, body: Any, headers: Mapping[str, str] | None = None, *,
                          service_map=dict(service_map or {}), verify_sns=verify_sns, cert_fetcher=cert_fetcher,
                          github_secret=github_secret, raw_body=raw)
     try:
-        return fn(data, opt)
+        result = fn(data, opt)
     except SreError:
         raise
     except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a shape we did not foresee
         raise ValidationError(f"{kind} payload has an unexpected shape: {type(exc).__name__}: {exc}",
                               what=kind) from None
+    try:    # every field has its declared type (a label `service: -1` must not become a Signal's service)
+        for s in result.signals:
+            Signal.from_dict(s.to_dict())
+        for c in result.changes:
+            Change.from_dict(c.to_dict())
+    except ValidationError as exc:
+        raise ValidationError(f"{kind} payload has a field of the wrong type: {exc.message}", what=kind,
+                              path=exc.path) from None
+    return result
 
 
 def normalise_with_config(kind: str, body: Any, headers: Mapping[str, str] | None, config: Any, *,

@@ -40,7 +40,7 @@ def normalise(body: dict, opt: WebhookOptions) -> WebhookResult:
         return WebhookResult(ignored="SNS unsubscribe confirmation")
     try:
         alarm = json.loads(body.get("Message") or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValidationError("SNS Message is not CloudWatch alarm JSON", what="cloudwatch", path="Message") from None
     if not isinstance(alarm, dict) or "AlarmName" not in alarm or "NewStateValue" not in alarm:
         raise ValidationError("SNS Message is not a CloudWatch alarm (no AlarmName/NewStateValue)",

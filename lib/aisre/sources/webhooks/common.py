@@ -42,6 +42,8 @@ def parse_body(kind: str, body: Any) -> dict[str, Any]:
             raise ValidationError(f"{kind} payload too large ({len(body)} chars)", what=kind)
         try:
             body = json.loads(body)
+        except RecursionError:
+            raise ValidationError(f"{kind} payload is nested too deeply", what=kind) from None
         except ValueError as exc:
             raise ValidationError(f"{kind} payload is not JSON: {exc}", what=kind) from None
     if not isinstance(body, Mapping):
@@ -64,13 +66,18 @@ def obj(kind: str, data: Mapping[str, Any], name: str, required: bool = True) ->
     return dict(v)
 
 
-def text(v: Any, limit: int = MAX_TEXT) -> str:
-    """Untrusted text, stringified and capped (never interpreted)."""
+def text(v: Any, limit: int = MAX_TEXT, *, redact_text: bool = True) -> str:
+    """Untrusted text, stringified, capped (never interpreted) and redacted: secrets and personal data
+    in alert titles and descriptions never reach a trigger payload (:func:`aisre.detect.masking.redact`).
+    ``redact_text=False`` only for identities the record exists to carry (a change's author)."""
+    from aisre.detect.masking import redact
+
     if v is None:
         return ""
     s = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
     s = s.replace("\x00", "")
-    return s if len(s) <= limit else s[:limit] + "…"
+    s = s if len(s) <= limit else s[:limit] + "…"
+    return redact(s, max_chars=limit + 1) if s and redact_text else s
 
 
 _EPOCH_RE = re.compile(r"^-?\d+(\.\d+)?$")

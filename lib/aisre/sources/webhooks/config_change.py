@@ -27,7 +27,7 @@ def _one(item: Any, i: int, opt: WebhookOptions) -> Change:
         id="config-" + stable_hash("config", service, key, item.get("id") or commit or ts), service=service,
         kind="config", source=str(item.get("source") or "config"), ts=ts,
         version=short_sha(commit) or f"{key}@{int(ts)}", commit=commit, diff_url=text(item.get("diff_url"), 500),
-        author=text(item.get("user") or item.get("author"), 200),
+        author=text(item.get("user") or item.get("author"), 200, redact_text=False),
         description=text(f"config {key}: {show(item.get('old'))[:200]} -> {show(item.get('new'))[:200]} "
                          f"in {item.get('environment') or '-'}", 600))
 

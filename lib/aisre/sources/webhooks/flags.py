@@ -61,6 +61,6 @@ def normalise(body: dict, opt: WebhookOptions) -> WebhookResult:
         id="flag-" + stable_hash("flags", flag, f.get("id") or "", ts), service=service, kind="feature_flag",
         source="launchdarkly" if "currentVersion" in body else str(body.get("source") or "flags"), ts=ts,
         version=f"{flag}={_show(new)}", previous_version=f"{flag}={_show(old)}",
-        author=text(f.get("user"), 200),
+        author=text(f.get("user"), 200, redact_text=False),
         description=text(f"flag {flag} {_show(old)} -> {_show(new)} in {f.get('environment') or '-'} "
                          f"by {f.get('user') or '?'}. {f.get('description') or ''}", 600)),))
