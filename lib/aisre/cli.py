@@ -132,7 +132,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     written = 0
     while True:
         started = time.time()
-        report = agent.tick()
+        try:
+            report = agent.tick()
+        except SreError as exc:     # a broken store or source must not end shadow mode: say so, keep going
+            print(f"tick failed: {exc}", file=sys.stderr)
+            if args.once:
+                return 1
+            time.sleep(max(0.0, interval - (time.time() - started)))
+            continue
         with open(args.ledger, "a", encoding="utf-8") as fh:
             for entry in agent.ledger[written:]:
                 fh.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
