@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {bgl['alerts']} | {bgl['tp']} | {bgl['fp']} | {bgl['fn']} | {bgl['precision']:.3f} | "
                   f"{bgl['recall']:.3f} | {bgl['f1']:.3f} | {bgl['signals']} "
                   f"({', '.join(f'{k[8:]} {v}' for k, v in bgl.items() if k.startswith('signals_'))}) |", ""]
-    lines += ["Reproduce (repo root; from a worktree add `AISRE_SHARED_DATA=/work/shared/data`): "
-              "`PYTHONPATH=lib /work/main/.venv/bin/python bench/loghub.py`", ""]
+    lines += ["Reproduce (repo root; from a worktree add `AISRE_SHARED_DATA=../shared/data`): "
+              "`PYTHONPATH=lib .venv/bin/python bench/loghub.py`", ""]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

@@ -1,6 +1,6 @@
 """Benchmark: guardrail decisions, the audit hash chain and lease contention (no network).
 
-Run:  PYTHONPATH=lib /work/main/.venv/bin/python bench/remediate_guardrails.py [--records 10000]
+Run:  PYTHONPATH=lib .venv/bin/python bench/remediate_guardrails.py [--records 10000]
 Prints a table and writes bench/results/remediate_guardrails.md.
 """
 from __future__ import annotations

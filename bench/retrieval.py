@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         f"machine load (1-minute load average {load[0]:.1f} on {os.cpu_count()} cores at the end of this run); "
         "CPU time is what one query costs on one core:", "", *lat, "",
         "Held-out misses:", "", *([f"- {x}" for x in misses_out] or ["- none"]), "",
-        "Reproduce: `PYTHONPATH=lib /work/main/.venv/bin/python bench/retrieval.py` (add `--fit` to refit).", ""])
+        "Reproduce: `PYTHONPATH=lib .venv/bin/python bench/retrieval.py` (add `--fit` to refit).", ""])
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")

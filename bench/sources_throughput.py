@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    PYTHONPATH=lib /work/main/.venv/bin/python bench/sources_throughput.py
+    PYTHONPATH=lib .venv/bin/python bench/sources_throughput.py
 
 Prints a table and writes ``bench/results/sources_throughput.md``. Needs the ``prometheus`` and
 ``promtool`` binaries for the first rows (skipped otherwise). Timings are medians of ``REPEAT`` runs.
@@ -123,7 +123,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs (shared; load average {os.getloadavg()[0]:.1f} at the end), "
         f"Python {platform.python_version()}; medians of {REPEAT} runs "
         "(3 for the file tail).\n\n"
-        f"{table}\n\nReproduce: `PYTHONPATH=lib /work/main/.venv/bin/python bench/sources_throughput.py`\n",
+        f"{table}\n\nReproduce: `PYTHONPATH=lib .venv/bin/python bench/sources_throughput.py`\n",
         encoding="utf-8")
 
 
