@@ -4,7 +4,22 @@ from __future__ import annotations
 from aisre.detect._stream import SortedWindow, StreamingDetector, positive_int, number_in, scale_floor
 
 
-class RobustZ(StreamingDetector):
+class _WindowDetector(StreamingDetector):
+    """A detector over a sorted sliding window of the last ``window`` points; state is the window's values."""
+
+    window: int
+    _win: SortedWindow
+
+    @property
+    def _values(self) -> list[float]:
+        return list(self._win.fifo)
+
+    @_values.setter
+    def _values(self, values: list[float]) -> None:
+        self._win = SortedWindow(self.window, [float(v) for v in values])
+
+
+class RobustZ(_WindowDetector):
     """``|x - median| / (1.4826 * MAD)`` over the last ``window`` points.
 
     The MAD is refreshed every ``refresh`` learned points (amortised cost); the scale never drops
@@ -31,14 +46,6 @@ class RobustZ(StreamingDetector):
         self._win = SortedWindow(self.window)
         self._mad = 0.0
         self._since = 0
-
-    @property
-    def _values(self) -> list[float]:
-        return list(self._win.fifo)
-
-    @_values.setter
-    def _values(self, values: list[float]) -> None:
-        self._win = SortedWindow(self.window, [float(v) for v in values])
 
     def _learn(self, v: float, ts: float | None) -> None:
         self._win.add(v)
@@ -67,7 +74,7 @@ class RobustZ(StreamingDetector):
         return (med, med - z * s, med + z * s)
 
 
-class RollingQuantile(StreamingDetector):
+class RollingQuantile(_WindowDetector):
     """Distance outside the ``[q_low, q_high]`` band of the last ``window`` points, in band widths.
 
     Score 0 inside the band; ``(x - q_high) / (q_high - q_low)`` above it (symmetrically below).
@@ -85,14 +92,6 @@ class RollingQuantile(StreamingDetector):
         self.rel_floor = number_in("rel_floor", rel_floor, 0.0, 1.0)
         self.abs_floor = number_in("abs_floor", abs_floor, 0.0, 1e300)
         self._win = SortedWindow(self.window)
-
-    @property
-    def _values(self) -> list[float]:
-        return list(self._win.fifo)
-
-    @_values.setter
-    def _values(self, values: list[float]) -> None:
-        self._win = SortedWindow(self.window, [float(v) for v in values])
 
     def _learn(self, v: float, ts: float | None) -> None:
         self._win.add(v)

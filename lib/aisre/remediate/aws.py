@@ -24,7 +24,7 @@ from aisre.errors import (ExecutorError, ForbiddenAction, IntegrationError, NotF
                           http_error)
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
 from aisre.policy.actions import SSM_CATALOGUE, ssm_commands
-from aisre.remediate.base import Plan
+from aisre.remediate.base import Plan, StepDispatch
 
 def is_bad_target(health: Mapping[str, Any]) -> bool:
     """A target that serves nothing: failing health checks, or registered while stopped (Target.InvalidState)."""
@@ -61,7 +61,7 @@ def _session(key_id: str | None, secret: str | None, region: str) -> Any:
     return _SESSIONS[k]
 
 
-class AwsExecutor:
+class AwsExecutor(StepDispatch):
     kind = "aws"
     actions = ("asg_set_capacity", "ssm_run_command", "rds_failover", "rds_reboot_failover", "deregister_target")
 
@@ -146,14 +146,6 @@ class AwsExecutor:
             raise ExecutorError(f"aws executor does not implement {request.action}", step="plan")
         return getattr(self, f"_plan_{request.action}")(request)
 
-    def precheck(self, plan: Plan) -> Check:
-        return getattr(self, f"_precheck_{plan.request.action}")(plan)
-
-    def execute(self, plan: Plan, *, dry_run: bool = False) -> ActionResult:
-        return getattr(self, f"_execute_{plan.request.action}")(plan, dry_run)
-
-    def verify(self, plan: Plan) -> Check:
-        return getattr(self, f"_verify_{plan.request.action}")(plan)
 
     # ------------------------------------------------------------------ Auto Scaling
 

@@ -36,3 +36,17 @@ class Executor(Protocol):
     def execute(self, plan: Plan, *, dry_run: bool = False) -> ActionResult: ...
 
     def verify(self, plan: Plan) -> Check: ...
+
+
+class StepDispatch:
+    """Routes ``precheck`` / ``execute`` / ``verify`` to ``_<step>_<action>`` methods of an executor that
+    implements several actions (e.g. ``_execute_restart_deployment``)."""
+
+    def precheck(self, plan: Plan) -> Check:
+        return getattr(self, f"_precheck_{plan.request.action}")(plan)
+
+    def execute(self, plan: Plan, *, dry_run: bool = False) -> ActionResult:
+        return getattr(self, f"_execute_{plan.request.action}")(plan, dry_run)
+
+    def verify(self, plan: Plan) -> Check:
+        return getattr(self, f"_verify_{plan.request.action}")(plan)

@@ -32,7 +32,7 @@ from typing import Any, Callable, Mapping
 from aisre.errors import (ConfigError, ExecutorError, ForbiddenAction, PolicyDenied, SourceDown, Timeout,
                           http_error)
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
-from aisre.remediate.base import Plan
+from aisre.remediate.base import Plan, StepDispatch
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"
@@ -147,7 +147,7 @@ def _selector(match_labels: Mapping[str, str] | None) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((match_labels or {}).items()))
 
 
-class KubernetesExecutor:
+class KubernetesExecutor(StepDispatch):
     """Executor for ``Target(kind="kubernetes", name=<workload>, namespace=<ns>)``."""
 
     kind = "kubernetes"
@@ -261,14 +261,6 @@ class KubernetesExecutor:
             request = dataclasses.replace(request, target=target)
         return getattr(self, f"_plan_{request.action}")(request)
 
-    def precheck(self, plan: Plan) -> Check:
-        return getattr(self, f"_precheck_{plan.request.action}")(plan)
-
-    def execute(self, plan: Plan, *, dry_run: bool = False) -> ActionResult:
-        return getattr(self, f"_execute_{plan.request.action}")(plan, dry_run)
-
-    def verify(self, plan: Plan) -> Check:
-        return getattr(self, f"_verify_{plan.request.action}")(plan)
 
     # ------------------------------------------------------------------ restart
 
