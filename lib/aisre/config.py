@@ -24,6 +24,15 @@ DEFAULT_KNOWLEDGE_DIR = os.path.join(PACK_ROOT, "knowledge")
 _SCHEMA_CACHE: dict[tuple[str, float], dict[str, Any]] = {}
 
 
+def work_dir(*parts: str) -> str:
+    """Where aisre writes scratch files (charts, postmortem drafts): ``$AISRE_WORK_DIR`` or the system
+    temporary directory; created on demand."""
+    import tempfile
+    path = os.path.join(os.environ.get("AISRE_WORK_DIR") or os.path.join(tempfile.gettempdir(), "aisre"), *parts)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def load_schema(path: str = SCHEMA_PATH) -> dict[str, Any]:
     """The pack's config schema (a fresh copy; parsed once per file version, keyed by path and mtime)."""
     try:

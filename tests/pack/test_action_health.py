@@ -1,5 +1,7 @@
 """The timer rule's action notices a stopped sensor and pages through the independent route."""
 import json
+import os
+import tempfile
 import time
 
 import responses
@@ -11,7 +13,7 @@ from health import Health
 HOOK = "https://hooks.example.test/aisre"
 CONFIG = {"environment": "staging",
           "services": [{"name": "checkout", "metrics": [{"name": "memory_pct", "query": "q", "source": "csv"}]}],
-          "notify": {"fallback_webhook": {"url": HOOK}}, "audit": {"path": "/tmp/aisre-test-health-audit.jsonl"}}
+          "notify": {"fallback_webhook": {"url": HOOK}}, "audit": {"path": os.path.join(tempfile.mkdtemp(prefix="aisre-health-"), "audit.jsonl")}}
 
 
 class TestCheckHealth(BaseActionTestCase):

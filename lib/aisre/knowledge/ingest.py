@@ -4,7 +4,7 @@ Every entry carries a content hash; an entry whose id and hash are already store
 ingesting the same directory twice adds nothing the second time. A bad file is reported in
 ``IngestReport.errors`` (file and JSON path) and does not stop the others.
 
->>> report = ingest("knowledge", open_store({"store_dir": "/tmp/kb"}))     # doctest: +SKIP
+>>> report = ingest("knowledge", open_store({"store_dir": "kb-store"}))     # doctest: +SKIP
 >>> report.summary()                                                       # doctest: +SKIP
 'added 28, updated 0, unchanged 0, removed 0, errors 0'
 """

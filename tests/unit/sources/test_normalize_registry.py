@@ -88,7 +88,7 @@ CONFIG = {
                        "log_groups": ["/app/x"]},
         "elasticsearch": {"url": "http://es:9200", "index": "logs-*", "api_key": "k"},
         "loki": {"url": "http://loki:3100", "tenant": "t1"},
-        "files": {"metrics_csv": "/tmp/replay.csv", "log_paths": ["/var/log/app.log"], "start_at": "beginning"},
+        "files": {"metrics_csv": "replay.csv", "log_paths": ["app.log"], "start_at": "beginning"},
         "http_checks": [{"name": "home", "url": "http://web/health", "service": "web"}],
     }
 }
