@@ -272,19 +272,4 @@ class Guardrails:
         return Verdict.ASK, (*reasons, "caution needs approval"), safety
 
 
-def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, target: Any,
-                  *, requested_by: str = "aisre") -> ActionRequest | None:
-    """The ActionRequest for the diagnosis' proposed action: the runbook's params win over the LLM's,
-    which may only fill keys the runbook left open. None when nothing is proposed."""
-    if not diagnosis.proposed_action:
-        return None
-    rb_action = runbook.action(diagnosis.proposed_action) if runbook is not None else None
-    params = dict(diagnosis.action_params or {})
-    if rb_action is not None:
-        params.update(rb_action.params or {})
-    return ActionRequest(action=diagnosis.proposed_action, service=incident.service, target=target,
-                         params=params, incident_id=incident.id, runbook_id=runbook.id if runbook else "",
-                         reason=diagnosis.suspected_cause or diagnosis.summary, requested_by=requested_by)
-
-
-__all__ = ["Guardrails", "build_request", "is_peak"]
+__all__ = ["Guardrails", "is_peak"]

@@ -8,7 +8,7 @@ from aisre.config import SafetyConfig
 from aisre.errors import ForbiddenAction, PolicyDenied
 from aisre.models import (ActionRequest, Classification, Diagnosis, Incident, Mode, Runbook, RunbookAction,
                           Safety, Severity, Target, Verdict)
-from aisre.policy import AuditLog, Guardrails, build_request
+from aisre.policy import AuditLog, Guardrails
 from aisre.state import MemoryStore
 
 # Saturday 2026-11-28 03:00 UTC (off peak) and Monday 2026-11-30 10:00 UTC (peak)
@@ -253,13 +253,17 @@ def test_forbidden_never_acts_even_when_the_runbook_lists_it(tmp_path, action, p
 
 
 def test_build_request_runbook_params_win_over_llm():
+    from aisre import steps
+    from aisre.config import load_config
     inc = incident()
+    config = load_config({"services": [{"name": inc.service, "target": {"kind": "kubernetes", "name": "checkout"}}]})
     d = Diagnosis(classification=Classification.KNOWN, severity=Severity.ERROR, summary="s",
                   proposed_action="scale_deployment", action_params={"factor": 10, "current_replicas": 3})
-    r = build_request(inc, d, RUNBOOK, Target(kind="kubernetes", name="checkout"))
-    assert r.params == {"factor": 2, "current_replicas": 3} and r.runbook_id == "oom"
-    assert build_request(inc, Diagnosis(classification=Classification.KNOWN, severity=Severity.ERROR,
-                                        summary="s"), RUNBOOK, Target(kind="kubernetes", name="x")) is None
+    r = steps.build_request(inc, d, RUNBOOK, config)
+    # the runbook's factor wins; a key the runbook does not declare is never taken from the model
+    assert r.params == {"factor": 2} and r.runbook_id == "oom"
+    assert steps.build_request(inc, Diagnosis(classification=Classification.KNOWN, severity=Severity.ERROR,
+                                              summary="s"), RUNBOOK, config) is None
 
 
 def test_check_denies_in_non_acting_modes():
