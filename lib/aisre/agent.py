@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from aisre import steps
-from aisre.config import Config, secret_values
+from aisre.config import Config, secret_values, work_dir
 from aisre.errors import IntegrationError, SreError, StateError
 from aisre.models import (ActionResult, ActionStatus, Change, Classification, Decision, Incident, IncidentStatus,
                           Mode, RunbookAction, Severity, Signal, Verdict, iso)
@@ -222,9 +221,7 @@ class Agent:
                                       runbook=diagnosis.runbook_id, confidence=round(diagnosis.confidence, 3),
                                       analyst=diagnosis.analyst)
         runbook = runbooks.get(diagnosis.runbook_id or "")
-        _, waiting = steps.choose_action(diagnosis, runbook, steps.action_service(incident, runbook),
-                                         steps.IncidentReader(self.reader, incident))
-        request = steps.build_request(incident, diagnosis, runbook, self.config, read=self.reader)
+        request, waiting = steps.plan_request(incident, diagnosis, runbook, self.config, read=self.reader)
         decision = steps.decide(incident, diagnosis, runbook, request, guardrails=self.guardrails, audit=self.audit,
                                 waiting=waiting)
         if waiting and request is None:
@@ -522,7 +519,7 @@ def build_agent(config: Config, *, store: StateStore | None = None, clock: Calla
     if analyst is None:
         from aisre.analysis import build_analyst
         analyst = build_analyst(config)
-    path = audit_path or config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
+    path = audit_path or config.audit.get("path") or os.path.join(work_dir(), "audit.jsonl")
     audit = AuditLog(path, clock=clock, environment=config.environment, secrets=secret_values(config))
     return Agent(config=config, metric_sources=metric_sources, log_sources=log_sources, executors=executors,
                  notifiers=notifiers, retriever=retriever, analyst=analyst, store=store, audit=audit, clock=clock, **kw)

@@ -8,7 +8,6 @@ fallback route (``notify.fallback_webhook`` / ``notify.email``), which does not 
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any, Callable, Iterable, Mapping, Sequence
 

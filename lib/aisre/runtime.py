@@ -9,16 +9,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import tempfile
 import time
-from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from aisre import steps
-from aisre.config import Config, load_config, secret_values
+from aisre.config import Config, load_config, secret_values, work_dir
 from aisre.errors import NotFound, SreError, ValidationError
-from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
-                          Verdict)
+from aisre.models import ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal
 from aisre.state import StateStore
 
 
@@ -62,7 +59,7 @@ class Runtime:
     def audit(self) -> Any:
         def make() -> Any:
             from aisre.policy.audit import AuditLog
-            path = self.config.audit.get("path") or os.path.join(tempfile.gettempdir(), "aisre-audit.jsonl")
+            path = self.config.audit.get("path") or os.path.join(work_dir(), "audit.jsonl")
             return AuditLog(path, clock=self.clock, environment=self.config.environment,
                             secrets=secret_values(self.config))
         return self._get("audit", make)
@@ -220,7 +217,7 @@ class Runtime:
         incident = self.incident(incident_id)
         records = [r for r in self.audit.records() if r.incident_id == incident_id]
         text = draft_postmortem(incident, records, environment=self.config.environment)
-        path = os.path.join(tempfile.gettempdir(), f"postmortem-{incident_id}.md")
+        path = os.path.join(work_dir("postmortems"), f"postmortem-{incident_id}.md")
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         note = Notification(incident_id=incident_id, kind="update", title=f"Postmortem draft for {incident_id}",
@@ -361,8 +358,7 @@ class Runtime:
         if incident.diagnosis is None:
             raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
-        _, waiting = steps.choose_action(incident.diagnosis, rb, steps.action_service(incident, rb), steps.IncidentReader(self.reader, incident))
-        request = steps.build_request(incident, incident.diagnosis, rb, self.config, read=self.reader)
+        request, waiting = steps.plan_request(incident, incident.diagnosis, rb, self.config, read=self.reader)
         decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
                                           audit=self.audit, waiting=waiting)
         with self.records_lock():
@@ -535,7 +531,7 @@ class ChatOps:
                 lines.append(f"• {m.name}: now {vals[-1]:.4g}, min {min(vals):.4g}, max {max(vals):.4g}")
                 try:
                     from aisre.notify.charts import render_chart
-                    path = os.path.join(chart_dir or tempfile.gettempdir(), f"aisre-{service}-{m.name}-{int(now)}.png")
+                    path = os.path.join(chart_dir or work_dir("charts"), f"aisre-{service}-{m.name}-{int(now)}.png")
                     out["charts"].append(render_chart(points, title=f"{service} {m.name} ({window})", path=path))
                 except ImportError:
                     pass

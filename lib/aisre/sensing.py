@@ -12,7 +12,6 @@ from typing import Any, Callable, Mapping
 
 from aisre.config import Config, load_config
 from aisre.errors import ConfigError, SreError
-from aisre.models import Signal
 from aisre.state import StateStore
 
 SIGNAL_TRIGGER = "aisre.signal"

@@ -10,14 +10,14 @@ import dataclasses
 import logging
 import os
 import time
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from aisre import conditions, slots
 from aisre.config import Config
-from aisre.errors import ForbiddenAction, PolicyDenied, SreError, ValidationError
+from aisre.errors import ForbiddenAction, PolicyDenied, ValidationError
 from aisre.models import (ActionRequest, ActionResult, ActionStatus, Check, Classification, Decision, Diagnosis,
-                          Incident, IncidentStatus, Mode, Retrieval, Runbook, RunbookAction, Safety, Severity,
-                          Signal, Target, TimelineEntry, Verdict, iso)
+                          Incident, Mode, Retrieval, Runbook, RunbookAction, Safety, Signal, Target,
+                          TimelineEntry, Verdict)
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +189,17 @@ def safest(actions: Sequence[RunbookAction]) -> RunbookAction:
 def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
                   *, requested_by: str = "aisre", read: MetricReader | None = None) -> ActionRequest | None:
     """The action to take, with the runbook's parameters. Only the matched runbook's actions qualify."""
+    return plan_request(incident, diagnosis, runbook, config, requested_by=requested_by, read=read)[0]
+
+
+def plan_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, config: Config,
+                 *, requested_by: str = "aisre", read: MetricReader | None = None) -> tuple[ActionRequest | None, str]:
+    """``(request, waiting)``: the request to decide on, or None with why a known fix is not due yet."""
     service = action_service(incident, runbook)
     read = IncidentReader(read, incident) if read is not None else None
-    rb_action, _ = choose_action(diagnosis, runbook, service, read)
+    rb_action, waiting = choose_action(diagnosis, runbook, service, read)
     if runbook is None or rb_action is None:
-        return None
+        return None, waiting
     params = dict(rb_action.params)
     # The runbook's values always win. A model may only fill a parameter the runbook leaves open
     # (a "{{ name }}" placeholder or null), with a plain scalar; the registry validates it afterwards.
@@ -208,10 +214,10 @@ def build_request(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | N
     if still_open:
         log.info("incident %s: %s has unfilled parameters %s; not requesting it", incident.id, rb_action.action,
                  ", ".join(still_open))
-        return None
+        return None, ""
     return ActionRequest(action=rb_action.action, service=service, target=target_for(config, service),
                          params=params, incident_id=incident.id, runbook_id=runbook.id,
-                         reason=diagnosis.summary[:300], requested_by=requested_by)
+                         reason=diagnosis.summary[:300], requested_by=requested_by), ""
 
 
 def decide(incident: Incident, diagnosis: Diagnosis, runbook: Runbook | None, request: ActionRequest | None, *,
@@ -373,12 +379,10 @@ def incident_chart(incident: Incident, directory: str | None = None) -> str | No
         return None
     top = max(metric_signals, key=lambda s: (s.severity.rank, s.score or 0.0, s.ts))
     try:
-        import tempfile
-
+        from aisre.config import work_dir
         from aisre.notify.charts import render_chart
         points = [(float(t), float(v)) for t, v in top.evidence["window"]]
-        folder = directory or os.path.join(tempfile.gettempdir(), "aisre-charts")
-        os.makedirs(folder, exist_ok=True)
+        folder = directory or work_dir("charts")
         path = os.path.join(folder, f"{incident.id}-{top.service}-{top.name}.png")
         return render_chart(points, title=f"{top.service} {top.name}", expected=top.expected, lower=top.lower,
                             upper=top.upper, onset_ts=top.onset_ts, path=path)

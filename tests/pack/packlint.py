@@ -225,7 +225,6 @@ def _yaql_engine() -> Any:
 
 def check_expression(text: str) -> list[str]:
     import jinja2
-    import yaql
 
     p: list[str] = []
     has_yaql = "<%" in text

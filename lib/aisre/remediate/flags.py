@@ -15,8 +15,7 @@ Flags that would disable monitoring, alerting, audit or auth are forbidden by th
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from aisre.errors import ExecutorError

@@ -12,7 +12,7 @@ ready, failover done, query gone) or ``max_wait_s`` passes. Whether the *symptom
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from aisre.errors import ExecutorError
 from aisre.models import ActionRequest, ActionResult, ActionStatus, Check
