@@ -353,6 +353,8 @@ class Symptoms(Model):
     log_signatures: tuple[str, ...] = ()       # exact substrings / signature ids, e.g. 'OutOfMemoryError'
     alerts: tuple[str, ...] = ()               # monitor / alert names that map straight here
     keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()             # regular expressions (case-insensitive) for cues words can't hold
+    examples: tuple[str, ...] = ()             # how the problem is typically reported (alert texts, log lines, chat)
 
 
 @frozen

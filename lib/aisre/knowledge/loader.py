@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import jsonschema
+import regex
 import yaml
 
 from aisre.errors import ValidationError
@@ -92,7 +93,18 @@ def validate_document(data: Any, source: str) -> dict[str, Any]:
         shown = "; ".join(_best_message(e) for e in errors[:5])
         more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
         raise ValidationError(f"{source}: {shown}{more}", what=kind, path=source)
+    for i, pattern in enumerate((data.get("symptoms") or {}).get("patterns") or ()):
+        try:
+            compile_pattern(pattern)
+        except regex.error as exc:
+            raise ValidationError(f"{source}: $.symptoms.patterns[{i}]: invalid regular expression {pattern!r}: {exc}",
+                                  what=kind, path=source) from None
     return dict(data)
+
+
+def compile_pattern(pattern: str) -> "regex.Pattern[str]":
+    """A runbook symptom pattern: case-insensitive, matched with a time budget by the retriever."""
+    return regex.compile(pattern, regex.IGNORECASE)
 
 
 def _to_runbook(data: Mapping[str, Any], source: str) -> Runbook:

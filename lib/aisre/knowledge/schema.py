@@ -54,6 +54,10 @@ _SYMPTOMS = {
         "log_signatures": _STR_LIST,
         "alerts": _STR_LIST,
         "keywords": _STR_LIST,
+        "patterns": {"type": "array", "maxItems": 20,
+                     "items": {"type": "string", "minLength": 2, "maxLength": 300}},
+        "examples": {"type": "array", "maxItems": 40,
+                     "items": {"type": "string", "minLength": 3, "maxLength": 300}},
     },
 }
 
