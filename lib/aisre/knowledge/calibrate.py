@@ -5,8 +5,8 @@ the expected runbook and 0 otherwise (always 0 for a ``none`` query). The fitted
 ``confidence`` the probability that the top-ranked runbook is right; the acceptance threshold is then picked on the same (dev) queries
 to maximise end-to-end accuracy, where "none" must come back as ``best is None``.
 
-``bench/retrieval.py --fit`` runs this on the dev half and writes ``data/calibration.json``; the held-out
-half is never used for fitting.
+``bench/retrieval.py --fit`` runs this on the dev queries and writes ``data/calibration.json``; the held-out
+(blind test) set is never used for fitting.
 """
 from __future__ import annotations
 
@@ -35,11 +35,18 @@ def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndar
     return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
 
 
-def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 20000, lr: float = 1.0,
+def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 5000, lr: float = 1.0,
                 balanced: bool = False) -> dict[str, float]:
-    """L2-regularised logistic regression by full-batch gradient descent (optionally class-balanced)."""
+    """L2-regularised logistic regression by full-batch gradient descent (optionally class-balanced).
+
+    Features are standardised for the fit (so one step size suits them all) and the weights are mapped
+    back to the raw scale, so :meth:`Calibration.confidence` applies them to raw features unchanged.
+    """
     n, d = x.shape
-    xb = np.hstack([np.ones((n, 1)), x])
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd < 1e-9] = 1.0                                   # a constant feature keeps weight 0
+    xb = np.hstack([np.ones((n, 1)), (x - mu) / sd])
     pos = max(1.0, y.sum())
     neg = max(1.0, n - y.sum())
     sw = np.where(y > 0, n / (2 * pos), n / (2 * neg)) if balanced else np.ones(n)
@@ -49,7 +56,9 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 20
         grad = xb.T @ ((p - y) * sw) / n
         grad[1:] += l2 * w[1:]
         w -= lr * grad
-    return {"bias": float(w[0]), **{f: float(v) for f, v in zip(FEATURES, w[1:])}}
+    raw = w[1:] / sd
+    bias = w[0] - float(np.sum(raw * mu))
+    return {"bias": float(bias), **{f: float(v) for f, v in zip(FEATURES, raw)}}
 
 
 def accuracy(retriever: Retriever, labelled: Labelled, threshold: float) -> float:

@@ -36,9 +36,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+import regex
 
 from aisre.errors import ConfigError
 from aisre.knowledge.bm25 import BM25Index
+from aisre.knowledge.loader import compile_pattern
 from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
 from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
 from aisre.models import AnomalyClass, Retrieval, Runbook, RunbookMatch
@@ -47,13 +49,24 @@ log = logging.getLogger(__name__)
 _WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
-FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov")
+FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov",
+            "ex_cos", "ex_gap", "ex_top", "ni_cos", "pat")
+#: Texts that reach on-call channels but are not incidents (requests, notices, reminders): counter-examples.
+NON_INCIDENTS_PATH = Path(__file__).resolve().parent / "data" / "non_incidents.yaml"
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
 DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
                    "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0, "oov": -2.0}
 #: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
-FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "bm25_rel": 0.4, "cos": 1.0, "rrf": 0.5}
+FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "pat": 0.5, "bm25_rel": 0.8, "cos": 1.0, "rrf": 0.5}
+#: A query with fewer informative words than this is too thin to accept on lexical/vector evidence alone
+#: ("checkout", "test"): it is still ranked, but ``best`` stays None unless a signature, alert, metric
+#: pattern or symptom pattern matched. Its confidence is capped at :data:`SHORT_QUERY_CAP`.
+SHORT_QUERY_WORDS = 3
+SHORT_QUERY_CAP = 0.2
+#: Time budget per symptom pattern and query (a pattern that backtracks badly on hostile text is skipped).
+PATTERN_TIMEOUT_S = 0.02
 CANDIDATES_PER_LIST = 15
+BM25_EXAMPLES = True
 RRF_K = 60
 
 
@@ -117,7 +130,7 @@ def _metric_key(m: Any) -> tuple[str, str | None]:
 def _field_tokens(rb: Runbook) -> list[str]:
     s = rb.symptoms
     strong = " ".join([rb.title, " ".join(s.alerts), " ".join(s.log_signatures), " ".join(s.keywords)])
-    weak = " ".join([rb.description, " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
+    weak = " ".join([rb.description, " ".join(s.examples) if BM25_EXAMPLES else "", " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
                      " ".join(t for t in rb.tags if ":" not in t), " ".join(rb.diagnosis)])
     t = tokens(strong)
     return t + t + tokens(weak)
@@ -193,6 +206,9 @@ class Retriever:
         self._by_id = dict(seen)
         self._bm25 = BM25Index([_field_tokens(e) for e in self._entries])
         self._index_of = {e.id: i for i, e in enumerate(self._entries)}
+        self._target_of = [(_linked_runbook(e) if e.kind == "incident" else "") or e.id for e in self._entries]
+        self._linked_index = [(i, self._index_of[t]) for i, t in enumerate(self._target_of)
+                              if t != self._entries[i].id and t in self._index_of]
         # signatures: phrase -> entry indices
         table: dict[str, set[int]] = {}
         self._phrase_kind: dict[str, str] = {}
@@ -222,12 +238,23 @@ class Retriever:
                     continue
                 anchor = max(toks, key=len)
                 self._keywords.setdefault(anchor, []).append((i, frozenset(toks), kw))
+        # symptom patterns (regular expressions, validated by the loader)
+        self._patterns: list[tuple[int, Any, str]] = []
+        for i, e in enumerate(self._entries):
+            for src in e.symptoms.patterns:
+                try:
+                    self._patterns.append((i, compile_pattern(src), src))
+                except regex.error as exc:            # entries built in code skip the loader's check
+                    log.warning("runbook %s: pattern %r ignored: %s", e.id, src, exc)
         # metric patterns: metric -> [(entry index, class)]
         self._metrics: dict[str, list[tuple[int, str | None]]] = {}
         for i, e in enumerate(self._entries):
             for m in e.symptoms.metrics:
                 self._metrics.setdefault(m.metric, []).append(
                     (i, m.anomaly_class.value if m.anomaly_class else None))
+        self._build_examples()
+        if not hasattr(self, "_ni_matrix"):
+            self._build_counter_examples()
         if self.store is None:                        # embed only new or changed entries
             if self._memory is None:
                 self._memory = MemoryCollection(self._ef)
@@ -235,6 +262,46 @@ class Retriever:
             self._memory.delete([i for i in have if i not in self._by_id])
             docs = [to_doc(e) for e in self._entries]
             self._memory.upsert([d for d in docs if have.get(d.id) != d.content_hash])
+
+    def _build_examples(self) -> None:
+        """Embed every entry's ``symptoms.examples`` one by one (multi-vector evidence; cached per process)."""
+        from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
+        owners: list[int] = []
+        texts: list[str] = []
+        for i, e in enumerate(self._entries):
+            for ex in e.symptoms.examples[:40]:
+                if ex.strip():
+                    owners.append(i)
+                    texts.append(ex[:300])
+        cache: dict[str, np.ndarray] = getattr(self, "_ex_vectors", {})
+        new = list(dict.fromkeys(t for t in texts if t not in cache))
+        if new:
+            cache.update(zip(new, _embed_cached(self._ef, new)))
+        self._ex_vectors = {t: cache[t] for t in texts}          # only what the current entries use
+        self._ex_owner = np.asarray(owners, dtype=np.int64)
+        self._ex_matrix = (np.stack([self._ex_vectors[t] for t in texts]).astype(np.float32) if texts
+                           else np.zeros((0, 1), dtype=np.float32))
+
+    def _build_counter_examples(self) -> None:
+        """Embed the shipped non-incident texts once (see :data:`NON_INCIDENTS_PATH`)."""
+        from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
+        texts = _non_incident_texts()
+        self._ni_matrix = (np.stack(_embed_cached(self._ef, list(texts))).astype(np.float32) if texts
+                           else np.zeros((0, 1), dtype=np.float32))
+
+    def _non_incident_sim(self, vec: np.ndarray | None) -> float:
+        """The best cosine between the query and a known non-incident text (0 when there are none)."""
+        if vec is None or not len(self._ni_matrix) or self._ni_matrix.shape[1] != vec.shape[0]:
+            return 0.0
+        return float(np.max(self._ni_matrix @ vec))
+
+    def _example_sims(self, vec: np.ndarray | None) -> np.ndarray:
+        """Per entry: the best cosine between the query and one of its examples (0 without examples)."""
+        out = np.zeros(len(self._entries), dtype=np.float64)
+        if vec is None or not len(self._ex_owner) or self._ex_matrix.shape[1] != vec.shape[0]:
+            return out
+        np.maximum.at(out, self._ex_owner, (self._ex_matrix @ vec).astype(np.float64))
+        return out
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
@@ -261,7 +328,7 @@ class Retriever:
         table = dict(self._phrases)
         for phrase in matched + [p for p in explicit if p in table and p not in matched]:
             idx = table[phrase]
-            strength = 1.0 / len(idx)
+            strength = 1.0 / len({self._target_of[i] for i in idx})
             for i in idx:
                 if strength > hits.get(i, (0.0, ""))[0]:
                     hits[i] = (strength, f"{self._phrase_kind[phrase]} '{phrase}'")
@@ -283,6 +350,18 @@ class Retriever:
                     found.setdefault(i, []).append(kw)
         return {i: (1.0 - 0.5 ** len(kws), kws) for i, kws in found.items()}
 
+    def _pattern_hits(self, text: str) -> dict[int, tuple[float, list[str]]]:
+        found: dict[int, list[str]] = {}
+        for i, rx, src in self._patterns:
+            try:
+                hit = rx.search(text, timeout=PATTERN_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("pattern %r of %s timed out on a %d-char query; skipped", src, self._entries[i].id, len(text))
+                continue
+            if hit:
+                found.setdefault(i, []).append(src)
+        return {i: (1.0 - 0.5 ** len(srcs), srcs) for i, srcs in found.items()}
+
     def _metric_hits(self, metrics: Sequence[Any]) -> dict[int, tuple[float, str]]:
         hits: dict[int, tuple[float, str]] = {}
         for m in metrics:
@@ -290,32 +369,35 @@ class Retriever:
             rows = self._metrics.get(name, [])
             if not rows:
                 continue
-            exact = [i for i, c in rows if cls and c == cls]
+            # a past incident linked to a runbook is an instance of it, not a competitor: count targets
+            exact = {self._target_of[i] for i, c in rows if cls and c == cls}
             for i, c in rows:
                 if cls and c == cls:
-                    s = 1.0 / len(set(exact))
-                elif cls and c and c != cls:
-                    continue
-                else:
-                    s = 0.5 / len({j for j, _ in rows})
+                    s = 1.0 / len(exact)
+                else:                                 # same metric, other or unknown anomaly class: half credit
+                    s = 0.5 / len({self._target_of[j] for j, _ in rows})
                 label = f"metric {name}{':' + cls if cls else ''}"
                 if s > hits.get(i, (0.0, ""))[0]:
                     hits[i] = (s, label)
         return hits
 
-    def _vector_sims(self, text: str) -> np.ndarray:
+    def _embed_query(self, text: str) -> np.ndarray | None:
+        if not text.strip():
+            return None
+        ef = self._ef if self.store is None else self.store.embedding
+        return np.asarray(ef([text])[0], dtype=np.float32)
+
+    def _vector_sims(self, vec: np.ndarray | None, text: str) -> np.ndarray:
         n = len(self._entries)
         sims = np.zeros(n, dtype=np.float64)
-        if n == 0:
+        if n == 0 or vec is None:
             return sims
         if self._memory is not None:
             order, matrix = self._memory._index()
-            vec = np.asarray(self._ef([text])[0], dtype=np.float32)
             raw = matrix @ vec
             for j, eid in enumerate(order):
                 sims[self._index_of[eid]] = float(raw[j])
             return sims
-        vec = np.asarray(self.store.embedding([text])[0], dtype=np.float32)
         want = max(CANDIDATES_PER_LIST, 10)
         for coll in (self.store.runbooks, self.store.incidents):
             hits = coll.query_vector(vec, want) if hasattr(coll, "query_vector") else coll.query(text, want)
@@ -337,26 +419,37 @@ class Retriever:
             return []
         qtok = tokens(full)
         bm = self._bm25.score(qtok)
-        sims = self._vector_sims(full) if full.strip() else np.zeros(n)
+        qvec = self._embed_query(full)
+        sims = self._vector_sims(qvec, full)
+        ex_sims = self._example_sims(qvec)
+        for i, link in self._linked_index:             # a linked past incident shares its runbook's examples
+            ex_sims[i] = max(ex_sims[i], ex_sims[link])
+        ni = self._non_incident_sim(qvec)
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
         kwh = self._keyword_hits(qtok, normalise(full))
+        pat = self._pattern_hits(full)
         bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
         vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
-        cand = set(bm_order) | set(vec_order) | set(sig) | set(met) | set(kwh)
+        ex_order = [int(i) for i in np.argsort(-ex_sims)[:CANDIDATES_PER_LIST] if ex_sims[int(i)] > 0]
+        cand = set(bm_order) | set(vec_order) | set(ex_order) | set(sig) | set(met) | set(kwh) | set(pat)
         bm_max = float(bm.max()) if n else 0.0
         bm_rank = {i: r for r, i in enumerate(bm_order)}
         vec_rank = {i: r for r, i in enumerate(vec_order)}
-        top_two = sorted(((float(sims[i]), i) for i in cand), reverse=True)[:2]
+        tgt = self._target_of
+        best_cos = _best_per_target(sims, cand, tgt)      # gaps are measured against *other* runbooks
+        best_ex = _best_per_target(ex_sims, cand, tgt)
         qmass = self._bm25.query_idf_mass(qtok)
         words = [t for t in qtok if t.isalpha() and len(t) >= 3]
+        qwords = len(set(words))
         oov = sum(1 for t in words if t not in self._bm25.idf) / len(words) if words else 0.0
         out: list[Candidate] = []
         for i in cand:
             e = self._entries[i]
             if service and e.services and service not in e.services:
                 continue
-            other_best = next((s for s, j in top_two if j != i), 0.0)
+            other_best = max((v for t, v in best_cos.items() if t != tgt[i]), default=0.0)
+            other_ex = max((v for t, v in best_ex.items() if t != tgt[i]), default=0.0)
             cov = (sum(self._bm25.idf[t] for t in set(qtok) if t in self._bm25.doc_terms[i]) / qmass) if qmass else 0.0
             feats = {
                 "sig": sig.get(i, (0.0, ""))[0],
@@ -366,8 +459,14 @@ class Retriever:
                 "bm25_cov": cov,
                 "cos": float(sims[i]),
                 "cos_gap": float(sims[i]) - other_best,
-                "both_top": 1.0 if bm_rank.get(i) == 0 and vec_rank.get(i) == 0 else 0.0,
+                "both_top": 1.0 if bm_order and tgt[bm_order[0]] == tgt[i] and tgt[vec_order[0]] == tgt[i] else 0.0,
                 "oov": oov,
+                "ex_cos": float(ex_sims[i]),
+                "ex_gap": float(ex_sims[i]) - other_ex if ex_sims[i] > 0 else 0.0,
+                "ex_top": 1.0 if ex_order and tgt[ex_order[0]] == tgt[i] else 0.0,
+                "ni_cos": ni,
+                "pat": pat[i][0] if i in pat else 0.0,
+                "words": float(qwords),                # not a model feature: the short-query guard reads it
             }
             reasons: list[str] = []
             if i in sig:
@@ -376,11 +475,16 @@ class Retriever:
                 reasons.append(met[i][1])
             if i in kwh:
                 reasons.append("keywords " + ", ".join(repr(k) for k in kwh[i][1][:4]))
+            if i in pat:
+                reasons.append("pattern " + ", ".join(repr(p) for p in pat[i][1][:3]))
             if i in bm_rank:
                 reasons.append(f"bm25 {feats['bm25_rel']:.2f} (rank {bm_rank[i] + 1}, covers {cov:.0%} of the query)")
             reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
+            if feats["ex_cos"] > 0:
+                reasons.append(f"closest reported example {feats['ex_cos']:.2f}")
             fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
-                     + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * feats["cos"]
+                     + FUSION["pat"] * feats["pat"]
+                     + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * max(feats["cos"], feats["ex_cos"])
                      + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100))))
             out.append(Candidate(e, feats, tuple(reasons), fused))
         if len(out) > 1:
@@ -409,7 +513,14 @@ class Retriever:
         grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
         for c in cands:
             conf = self.calibration.confidence(c.features)
-            target_id, reasons = c.entry.id, c.reasons
+            f = c.features
+            if (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
+                    and not (f["sig"] or f["metric"] or f["pat"])):
+                conf = min(conf, SHORT_QUERY_CAP)      # too few words to be sure of anything
+                reasons = (*c.reasons, f"only {int(f['words'])} informative word(s): too little to be sure")
+            else:
+                reasons = c.reasons
+            target_id = c.entry.id
             linked = _linked_runbook(c.entry) if c.entry.kind == "incident" else ""
             if linked and linked in self._by_id:
                 fix = c.entry.diagnosis[0] if c.entry.diagnosis else ""
@@ -426,6 +537,31 @@ class Retriever:
         ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
         best = ranked[0] if ranked and ranked[0].confidence >= self.min_confidence else None
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
+
+
+def _best_per_target(values: np.ndarray, cand: Iterable[int], target_of: Sequence[str]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for i in cand:
+        t = target_of[i]
+        best[t] = max(best.get(t, float("-inf")), float(values[i]))
+    return best
+
+
+_NON_INCIDENTS: tuple[str, ...] | None = None
+
+
+def _non_incident_texts(path: Path = NON_INCIDENTS_PATH) -> tuple[str, ...]:
+    """The shipped counter-examples (cached per process); a missing or broken file means none, with a warning."""
+    global _NON_INCIDENTS
+    if _NON_INCIDENTS is None:
+        import yaml  # noqa: PLC0415
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            _NON_INCIDENTS = tuple(str(t)[:300] for t in data.get("examples", ()) if isinstance(t, str) and t.strip())
+        except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
+            log.warning("non-incident counter-examples unavailable (%s): confidence uses runbook evidence only", exc)
+            _NON_INCIDENTS = ()
+    return _NON_INCIDENTS
 
 
 def incident_query(incident: Any) -> dict[str, Any]:

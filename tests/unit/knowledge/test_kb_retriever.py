@@ -120,11 +120,15 @@ def test_add_embeds_only_new_entries(kb_entries):
         batches.append(len(texts))
         return base(texts)
 
+    from aisre.knowledge.retriever import _non_incident_texts
     r = Retriever(kb_entries, embedding=ef)
-    assert batches == [len(kb_entries)]
+    examples = {x for e in kb_entries for x in e.symptoms.examples}
+    counter = len(_non_incident_texts())
+    assert examples and counter and sorted(batches) == sorted([len(examples), len(kb_entries), counter])
     extra = dataclasses.replace(kb_entries[0], id="extra-entry", title="Extra entry for the add test")
-    r.add([extra])
-    assert batches[-1] == 1 and r.get("extra-entry") is not None
+    calls = len(batches)
+    r.add([extra])                                     # same examples as entry 0: only the entry is embedded
+    assert batches[calls:] == [1] and r.get("extra-entry") is not None
     r.add([dataclasses.replace(extra, title="Extra entry, edited", content_hash="changed")])
     assert batches[-1] == 1 and r.get("extra-entry").title == "Extra entry, edited"
 
@@ -146,7 +150,102 @@ def test_search_incident_uses_signals(kb_retriever):
 
 def test_metrics_as_name_class_tuples(kb_retriever):
     """steps.triage passes metric patterns as (name, anomaly_class) tuples."""
-    res = kb_retriever.search("checkout alert", metrics=(("memory_pct", "trend"),))
+    res = kb_retriever.search("checkout memory_pct 91 (expected 55)", metrics=(("memory_pct", "trend"),))
     assert res.matches[0].runbook_id == "memory-leak"
     assert any(r.startswith("metric memory_pct:trend") for r in res.matches[0].reasons)
     assert kb_retriever.search("x", metrics=(("", ""), (), ("nope", None), 42)).query == "x"
+
+
+def _twin_runbooks(with_examples: bool):
+    from aisre.models import Runbook, Symptoms
+    examples = ("marketing blast went out and the site is getting hammered, way more visitors than usual",
+                "we are at four times the normal number of hits per second on the storefront") if with_examples else ()
+    return [
+        Runbook(id="capacity-surge", title="Demand surge saturates the frontend",
+                description="Inbound volume far above baseline; add replicas.",
+                symptoms=Symptoms(keywords=("surge",), examples=examples), content_hash="a"),
+        Runbook(id="cert-renewal", title="Certificate renewal failed",
+                description="TLS certificate close to expiry; renew it.",
+                symptoms=Symptoms(keywords=("certificate",)), content_hash="b"),
+    ]
+
+
+def test_examples_are_embedded_one_by_one_and_name_the_reason(kb_minilm):
+    query = "newsletter just went out and the shop is getting hammered by visitors"
+    plain = Retriever(_twin_runbooks(False), embedding=kb_minilm).search(query)
+    with_ex = Retriever(_twin_runbooks(True), embedding=kb_minilm).search(query)
+    top = with_ex.matches[0]
+    assert top.runbook_id == "capacity-surge"
+    assert any(r.startswith("closest reported example") for r in top.reasons)
+    assert not any(r.startswith("closest reported example") for m in plain.matches for r in m.reasons)
+    before = next(m.score for m in plain.matches if m.runbook_id == "capacity-surge")
+    assert top.score > before                          # the example is closer than the runbook's own text
+
+
+def test_examples_are_validated_by_the_schema(tmp_path):
+    from aisre.errors import ValidationError
+    from aisre.knowledge.loader import load_runbook
+    p = tmp_path / "x.yaml"
+    p.write_text("id: x-rb\ntitle: Xylophone\nsymptoms:\n  examples: ['" + "a" * 400 + "']\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_runbook(p)
+    assert "$.symptoms.examples[0]" in str(err.value) and "too long" in str(err.value)
+
+
+def test_symptom_pattern_is_evidence_and_named_in_the_reasons(kb_retriever):
+    res = kb_retriever.search("payments p99 doubled since release 4.2.0 went out an hour ago")
+    assert res.best is not None and res.best.runbook_id == "bad-deploy"
+    assert any(r.startswith("pattern ") for r in res.best.reasons)
+
+
+def test_invalid_pattern_is_a_validation_error_with_its_path(tmp_path):
+    from aisre.errors import ValidationError
+    from aisre.knowledge.loader import load_runbook
+    p = tmp_path / "bad-pattern.yaml"
+    p.write_text("id: bad-pattern\ntitle: Bad pattern\nsymptoms:\n  patterns: ['(unclosed']\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_runbook(p)
+    assert "$.symptoms.patterns[0]: invalid regular expression" in str(err.value)
+
+
+def test_a_pattern_that_backtracks_on_hostile_text_is_skipped_not_fatal(kb_minilm, caplog):
+    from aisre.models import Runbook, Symptoms
+    slow = Runbook(id="slow-pattern", title="Slow pattern", content_hash="s",
+                   symptoms=Symptoms(patterns=(r"(.*a){25}x",), keywords=("zebra",)))
+    r = Retriever([slow], embedding=kb_minilm)
+    res = r.search("a" * 3000 + "!")
+    assert isinstance(res, Retrieval)
+    assert all(not any(x.startswith("pattern ") for x in m.reasons) for m in res.matches)
+    assert "timed out" in caplog.text
+
+
+def test_service_requests_come_back_unknown(kb_retriever):
+    for text in ("Please create a CNAME record for grafana.acme.io pointing at the new load balancer",
+                 "Reminder: our PagerDuty seats renew next month, finance needs the final headcount",
+                 "Dependabot opened 6 pull requests bumping minor versions in orders-api"):
+        res = kb_retriever.search(text)
+        assert res.best is None, (text, res.matches[:1])
+        assert res.matches and res.matches[0].confidence < kb_retriever.min_confidence
+
+
+def test_missing_counter_examples_file_degrades_with_a_warning(tmp_path, caplog):
+    from aisre.knowledge import retriever as mod
+    saved = mod._NON_INCIDENTS
+    mod._NON_INCIDENTS = None
+    try:
+        assert mod._non_incident_texts(tmp_path / "absent.yaml") == ()
+        assert "counter-examples unavailable" in caplog.text
+    finally:
+        mod._NON_INCIDENTS = saved
+
+
+@pytest.mark.parametrize("text", ["checkout", "payments", "checkout alert", "test"])
+def test_one_or_two_words_are_ranked_but_never_accepted_on_their_own(kb_retriever, text):
+    res = kb_retriever.search(text)
+    assert res.matches and res.best is None
+    assert any("too little to be sure" in r for r in res.matches[0].reasons)
+
+
+def test_a_short_query_with_a_signature_is_still_accepted(kb_retriever):
+    res = kb_retriever.search("OOMKilled")
+    assert res.best is not None and res.best.runbook_id == "oom-killed"
