@@ -354,6 +354,7 @@ class Symptoms(Model):
     alerts: tuple[str, ...] = ()               # monitor / alert names that map straight here
     keywords: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()             # regular expressions (case-insensitive) for cues words can't hold
+    excludes: tuple[str, ...] = ()             # regular expressions for look-alikes this runbook does NOT cover
     examples: tuple[str, ...] = ()             # how the problem is typically reported (alert texts, log lines, chat)
 
 

@@ -93,12 +93,13 @@ def validate_document(data: Any, source: str) -> dict[str, Any]:
         shown = "; ".join(_best_message(e) for e in errors[:5])
         more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
         raise ValidationError(f"{source}: {shown}{more}", what=kind, path=source)
-    for i, pattern in enumerate((data.get("symptoms") or {}).get("patterns") or ()):
-        try:
-            compile_pattern(pattern)
-        except regex.error as exc:
-            raise ValidationError(f"{source}: $.symptoms.patterns[{i}]: invalid regular expression {pattern!r}: {exc}",
-                                  what=kind, path=source) from None
+    for field in ("patterns", "excludes"):
+        for i, pattern in enumerate((data.get("symptoms") or {}).get(field) or ()):
+            try:
+                compile_pattern(pattern)
+            except regex.error as exc:
+                raise ValidationError(f"{source}: $.symptoms.{field}[{i}]: invalid regular expression {pattern!r}: "
+                                      f"{exc}", what=kind, path=source) from None
     return dict(data)
 
 

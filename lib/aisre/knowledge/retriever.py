@@ -57,12 +57,15 @@ NON_INCIDENTS_PATH = Path(__file__).resolve().parent / "data" / "non_incidents.y
 DEFAULT_WEIGHTS = {"bias": -6.0, "sig": 6.0, "metric": 2.0, "bm25_rel": 1.0, "bm25_cov": 3.0,
                    "cos": 5.0, "cos_gap": 6.0, "both_top": 1.0, "fused_gap": 0.0, "kw": 1.0, "oov": -2.0}
 #: Ranking weights (score fusion; reciprocal-rank fusion only breaks ties). Chosen on the dev half.
-FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "pat": 0.5, "bm25_rel": 0.8, "cos": 1.0, "rrf": 0.5}
+FUSION = {"sig": 1.0, "metric": 1.0, "kw": 0.3, "pat": 0.5, "bm25_rel": 0.8, "cos": 1.0, "rrf": 0.5,
+          "excluded": 1.0}
 #: A query with fewer informative words than this is too thin to accept on lexical/vector evidence alone
 #: ("checkout", "test"): it is still ranked, but ``best`` stays None unless a signature, alert, metric
 #: pattern or symptom pattern matched. Its confidence is capped at :data:`SHORT_QUERY_CAP`.
 SHORT_QUERY_WORDS = 3
 SHORT_QUERY_CAP = 0.2
+#: A runbook's ``symptoms.excludes`` pattern matched: ranked lower and never accepted.
+EXCLUDED_CAP = 0.1
 #: Time budget per symptom pattern and query (a pattern that backtracks badly on hostile text is skipped).
 PATTERN_TIMEOUT_S = 0.02
 CANDIDATES_PER_LIST = 15
@@ -239,13 +242,8 @@ class Retriever:
                 anchor = max(toks, key=len)
                 self._keywords.setdefault(anchor, []).append((i, frozenset(toks), kw))
         # symptom patterns (regular expressions, validated by the loader)
-        self._patterns: list[tuple[int, Any, str]] = []
-        for i, e in enumerate(self._entries):
-            for src in e.symptoms.patterns:
-                try:
-                    self._patterns.append((i, compile_pattern(src), src))
-                except regex.error as exc:            # entries built in code skip the loader's check
-                    log.warning("runbook %s: pattern %r ignored: %s", e.id, src, exc)
+        self._patterns = self._compile("patterns")
+        self._excludes = self._compile("excludes")
         # metric patterns: metric -> [(entry index, class)]
         self._metrics: dict[str, list[tuple[int, str | None]]] = {}
         for i, e in enumerate(self._entries):
@@ -350,9 +348,20 @@ class Retriever:
                     found.setdefault(i, []).append(kw)
         return {i: (1.0 - 0.5 ** len(kws), kws) for i, kws in found.items()}
 
-    def _pattern_hits(self, text: str) -> dict[int, tuple[float, list[str]]]:
+    def _compile(self, field: str) -> list[tuple[int, Any, str]]:
+        out: list[tuple[int, Any, str]] = []
+        for i, e in enumerate(self._entries):
+            for src in getattr(e.symptoms, field):
+                try:
+                    out.append((i, compile_pattern(src), src))
+                except regex.error as exc:            # entries built in code skip the loader's check
+                    log.warning("runbook %s: %s %r ignored: %s", e.id, field, src, exc)
+        return out
+
+    def _pattern_hits(self, text: str, compiled: Sequence[tuple[int, Any, str]] | None = None
+                      ) -> dict[int, tuple[float, list[str]]]:
         found: dict[int, list[str]] = {}
-        for i, rx, src in self._patterns:
+        for i, rx, src in (self._patterns if compiled is None else compiled):
             try:
                 hit = rx.search(text, timeout=PATTERN_TIMEOUT_S)
             except TimeoutError:
@@ -429,6 +438,7 @@ class Retriever:
         met = self._metric_hits(metrics)
         kwh = self._keyword_hits(qtok, normalise(full))
         pat = self._pattern_hits(full)
+        excl = self._pattern_hits(full, self._excludes)
         bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
         vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
         ex_order = [int(i) for i in np.argsort(-ex_sims)[:CANDIDATES_PER_LIST] if ex_sims[int(i)] > 0]
@@ -468,6 +478,7 @@ class Retriever:
                 "pat": pat[i][0] if i in pat else 0.0,
                 "words": float(qwords),                # not a model feature: the short-query guard reads it
             }
+            excluded = excl.get(i) or excl.get(self._index_of.get(tgt[i], i))
             reasons: list[str] = []
             if i in sig:
                 reasons.append(sig[i][1])
@@ -477,6 +488,9 @@ class Retriever:
                 reasons.append("keywords " + ", ".join(repr(k) for k in kwh[i][1][:4]))
             if i in pat:
                 reasons.append("pattern " + ", ".join(repr(p) for p in pat[i][1][:3]))
+            if excluded:
+                feats["excluded"] = 1.0                # not a model feature: the runbook says it does not fit
+                reasons.append("excluded by the runbook: " + ", ".join(repr(p) for p in excluded[1][:2]))
             if i in bm_rank:
                 reasons.append(f"bm25 {feats['bm25_rel']:.2f} (rank {bm_rank[i] + 1}, covers {cov:.0%} of the query)")
             reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
@@ -485,7 +499,8 @@ class Retriever:
             fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
                      + FUSION["pat"] * feats["pat"]
                      + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * max(feats["cos"], feats["ex_cos"])
-                     + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100))))
+                     + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100)))
+                     - FUSION["excluded"] * feats.get("excluded", 0.0))
             out.append(Candidate(e, feats, tuple(reasons), fused))
         if len(out) > 1:
             fz = sorted((c.fused for c in out), reverse=True)
@@ -514,12 +529,13 @@ class Retriever:
         for c in cands:
             conf = self.calibration.confidence(c.features)
             f = c.features
-            if (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
+            reasons = c.reasons
+            if f.get("excluded"):
+                conf = min(conf, EXCLUDED_CAP)         # the runbook's authors say this look-alike is not theirs
+            elif (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
                     and not (f["sig"] or f["metric"] or f["pat"])):
                 conf = min(conf, SHORT_QUERY_CAP)      # too few words to be sure of anything
                 reasons = (*c.reasons, f"only {int(f['words'])} informative word(s): too little to be sure")
-            else:
-                reasons = c.reasons
             target_id = c.entry.id
             linked = _linked_runbook(c.entry) if c.entry.kind == "incident" else ""
             if linked and linked in self._by_id:

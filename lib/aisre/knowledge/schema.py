@@ -56,6 +56,8 @@ _SYMPTOMS = {
         "keywords": _STR_LIST,
         "patterns": {"type": "array", "maxItems": 20,
                      "items": {"type": "string", "minLength": 2, "maxLength": 300}},
+        "excludes": {"type": "array", "maxItems": 20,
+                     "items": {"type": "string", "minLength": 2, "maxLength": 300}},
         "examples": {"type": "array", "maxItems": 40,
                      "items": {"type": "string", "minLength": 3, "maxLength": 300}},
     },
