@@ -249,3 +249,24 @@ def test_one_or_two_words_are_ranked_but_never_accepted_on_their_own(kb_retrieve
 def test_a_short_query_with_a_signature_is_still_accepted(kb_retriever):
     res = kb_retriever.search("OOMKilled")
     assert res.best is not None and res.best.runbook_id == "oom-killed"
+
+
+def test_a_look_alike_the_runbook_excludes_comes_back_unknown(kb_retriever):
+    # queue-backlog covers consumers falling behind, not poison messages parked in a dead-letter queue
+    res = kb_retriever.search("orders-dlq has 52 messages - dead-letter queue received failed events overnight")
+    assert res.best is None or res.best.runbook_id != "queue-backlog"
+    qb = next((m for m in res.matches if m.runbook_id == "queue-backlog"), None)
+    assert qb is None or (qb.confidence <= 0.1 and any(r.startswith("excluded by the runbook") for r in qb.reasons))
+    # without the exclusion cue the same runbook is found
+    ok = kb_retriever.search("orders queue depth growing for an hour, consumers can't keep up, backlog 80k messages")
+    assert ok.best is not None and ok.best.runbook_id == "queue-backlog"
+
+
+def test_invalid_exclude_is_a_validation_error(tmp_path):
+    from aisre.errors import ValidationError
+    from aisre.knowledge.loader import load_runbook
+    p = tmp_path / "bad-exclude.yaml"
+    p.write_text("id: bad-exclude\ntitle: Bad exclude\nsymptoms:\n  excludes: ['[z-a]']\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_runbook(p)
+    assert "$.symptoms.excludes[0]: invalid regular expression" in str(err.value)
