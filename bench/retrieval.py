@@ -6,17 +6,18 @@ Usage (from the repository root)::
     PYTHONPATH=lib python bench/retrieval.py --fit      # refit data/calibration.json on the DEV half first
     PYTHONPATH=lib python bench/retrieval.py --quick    # skip the 1,000-runbook latency and chroma runs
 
-Queries, two sets:
+Queries:
 
-* **dev** (used for every tuning choice and for fitting the confidence model):
-  ``bench/data/retrieval_queries.yaml`` (205 texts written with the runbooks, the first benchmark; both of its
-  halves were looked at while tuning), ``bench/data/retrieval_queries_blind_dev.yaml`` (240 texts written
-  blind - its author saw only the runbooks' ids, titles and descriptions; first run as a held-out set, where
-  the shipped retriever scored top-1 0.708 / none precision 0.527, then used for development).
-* ``bench/data/retrieval_queries_blind_dev2.yaml`` (240 texts, a second blind author): the round-1 held-out
-  set, run once (top-1 0.917, none precision 0.884 with MiniLM), then used for development in round 2.
-* **held-out** ``bench/data/retrieval_queries_blind_test.yaml``: a third blind set by another author from the
-  same brief, committed before it was first run and never used for tuning or fitting.
+* **dev** - every file in ``knowledge/labelled/`` (the labelled incident texts the retriever ships with and
+  uses as nearest-neighbour evidence, leave-one-out when a text is its own query): the first set
+  (``queries-0.1.0.yaml``, 205 texts written with the runbooks) and three blind sets (``blind-1..3.yaml``,
+  240 each), each of which was a held-out set for one round before it became development data (see
+  ``docs/knowledge.md``). The fusion weights, runbook vocabulary and the confidence model are chosen and
+  fitted on them.
+* **held-out** ``bench/data/retrieval_queries_blind_test.yaml``: a fourth blind set by another author from the
+  same brief (the author saw only runbook ids, titles and descriptions), committed before it was first run
+  and never used for tuning or fitting.
+
 Latency: the shipped entries padded with generated runbooks to 1,000, one thread (ORT intra-op 1,
 OMP_NUM_THREADS=1), after a warm-up pass; per query = embed + BM25 + signatures + fusion.
 """
@@ -45,9 +46,7 @@ from aisre.knowledge.loader import load_runbooks  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
 
-QUERIES = ROOT / "bench" / "data" / "retrieval_queries.yaml"
-BLIND_DEV = ROOT / "bench" / "data" / "retrieval_queries_blind_dev.yaml"
-BLIND_DEV2 = ROOT / "bench" / "data" / "retrieval_queries_blind_dev2.yaml"
+LABELLED = ROOT / "knowledge" / "labelled"
 TEST = ROOT / "bench" / "data" / "retrieval_queries_blind_test.yaml"
 RESULTS = ROOT / "bench" / "results" / "retrieval.md"
 
@@ -99,8 +98,8 @@ def load_labelled(path: Path) -> Labelled:
 
 
 def load_queries() -> tuple[Labelled, Labelled]:
-    """(dev, held-out): dev = the first set + the blind dev set; held-out = the blind test set."""
-    dev = load_labelled(QUERIES) + [q for p in (BLIND_DEV, BLIND_DEV2) if p.exists() for q in load_labelled(p)]
+    """(dev, held-out): dev = every file in knowledge/labelled/; held-out = the blind test set."""
+    dev = [q for p in sorted(LABELLED.glob("*.yaml")) for q in load_labelled(p)]
     return dev, (load_labelled(TEST) if TEST.exists() else [])
 
 
@@ -164,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     lat_rows = []
     misses_out: list[str] = []
     for emb in args.embeddings.split(","):
-        r = Retriever(entries, embedding=emb)
+        lab = [(t, e) for t, e, _ in dev]
+        r = Retriever(entries, embedding=emb, labelled=lab)
         if args.fit:
-            cal = fit_calibration(r, dev, note=f"{QUERIES.name} + {BLIND_DEV.name} + {BLIND_DEV2.name} ({len(dev)} dev queries)")
+            cal = fit_calibration(r, dev, note=f"knowledge/labelled ({len(dev)} dev texts, leave-one-out)")
             save_calibration(cal)
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
         if args.fit_only:
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                 misses_out += [f"[{emb}] {x}" for x in m["misses"]]
         if not args.quick:
             pad = generated_runbooks(1000 - len(entries))
-            big = Retriever(entries + pad, embedding=emb, calibration=r.calibration)
+            big = Retriever(entries + pad, embedding=emb, calibration=r.calibration, labelled=lab)
             m = evaluate(big, held or dev)
             rows.append((emb, "1,000 (padded)", "held-out" if held else "dev (fitted on)", m))
             lat_rows.append((emb, "in-memory", 1000, *latency(big, dev + held)))
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 all_entries = entries + pad
                 store.runbooks.upsert(iter_docs([e for e in all_entries if e.kind != "incident"]))
                 store.incidents.upsert(iter_docs([e for e in all_entries if e.kind == "incident"]))
-                r = Retriever(all_entries, store=store)
+                r = Retriever(all_entries, store=store, labelled=[(t, e) for t, e, _ in dev])
                 lat_rows.append(("minilm", "chroma PersistentClient", 1000, *latency(r, dev + held, passes=1)))
         except Exception as exc:  # the in-memory figures stand on their own
             print(f"chroma latency skipped: {type(exc).__name__}: {exc}")
@@ -215,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([
         "## Runbook retrieval (`bench/retrieval.py`)", "",
         f"Dev set: {len(dev)} labelled incident texts ({sum(1 for _, e, _ in dev if e == 'none')} uncovered), "
-        "used for every tuning choice and for fitting the confidence model (the first set written with the "
-        "runbooks + a set written blind). Held-out set: "
+        "used for every tuning choice and for fitting the confidence model (knowledge/labelled: the first set "
+        "written with the runbooks + three blind sets, each a held-out set for one earlier round; leave-one-out "
+        "as nearest-neighbour evidence). Held-out set: "
         f"{len(held)} texts ({sum(1 for _, e, _ in held if e == 'none')} uncovered), written blind by another "
         "author (who saw only runbook ids, titles and descriptions), committed before its first run and never "
         "used for tuning. "

@@ -89,7 +89,9 @@ def make_retriever(kind: str, runbooks: dict[str, Any]) -> tuple[Any, str]:
                 from aisre.knowledge import Retriever  # type: ignore[attr-defined]
             except ImportError:
                 from aisre.knowledge.retriever import Retriever  # type: ignore[no-redef]
-            r = Retriever(list(runbooks.values()))
+            from aisre.config import DEFAULT_KNOWLEDGE_DIR  # noqa: PLC0415
+            from aisre.knowledge.loader import load_labelled  # noqa: PLC0415
+            r = Retriever(list(runbooks.values()), labelled=load_labelled(DEFAULT_KNOWLEDGE_DIR))
             return r, f"knowledge (live, embedding {r.embedding_name}, bar {r.min_confidence:.2f})"
         except ImportError as exc:
             if kind == "knowledge":

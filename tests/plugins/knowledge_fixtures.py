@@ -15,19 +15,25 @@ def kb_entries():
 
 
 @pytest.fixture(scope="session")
+def kb_labelled():
+    from aisre.knowledge.loader import load_labelled
+    return load_labelled(KNOWLEDGE_DIR)
+
+
+@pytest.fixture(scope="session")
 def kb_minilm():
     from aisre.knowledge.embeddings import LocalMiniLM
     return LocalMiniLM()
 
 
 @pytest.fixture(scope="session")
-def kb_retriever(kb_entries, kb_minilm):
-    """The production configuration: shipped runbooks + incidents, MiniLM vectors in memory."""
+def kb_retriever(kb_entries, kb_minilm, kb_labelled):
+    """The production configuration: shipped runbooks + incidents + labelled texts, MiniLM vectors in memory."""
     from aisre.knowledge.retriever import Retriever
-    return Retriever(kb_entries, embedding=kb_minilm)
+    return Retriever(kb_entries, embedding=kb_minilm, labelled=kb_labelled)
 
 
 @pytest.fixture()
-def kb_hashing_retriever(kb_entries):
+def kb_hashing_retriever(kb_entries, kb_labelled):
     from aisre.knowledge.retriever import Retriever
-    return Retriever(list(kb_entries), embedding="hashing")
+    return Retriever(list(kb_entries), embedding="hashing", labelled=kb_labelled)

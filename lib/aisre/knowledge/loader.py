@@ -264,6 +264,40 @@ def load_runbook(path: str | os.PathLike[str]) -> Runbook:
     return _to_runbook(validate_document(data, source), source)
 
 
+#: Sub-directory of the knowledge directory holding labelled incident texts (not entries).
+LABELLED_DIR = "labelled"
+MAX_LABELLED = 20_000
+
+
+def load_labelled(root: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Labelled incident texts under ``<root>/labelled/*.yaml``: ``(text, runbook id or "none")``.
+
+    Each file holds ``queries: [{q: "<text>", expect: <runbook id | none>}, ...]`` (extra keys such as
+    ``metrics`` are ignored). A missing directory means none; a bad file raises :class:`ValidationError`
+    naming it and the item.
+    """
+    base = Path(root) / LABELLED_DIR if Path(root).name != LABELLED_DIR else Path(root)
+    if not base.is_dir():
+        return []
+    out: list[tuple[str, str]] = []
+    for path in sorted(base.glob("*.y*ml")):
+        data = _parse_yaml(_read_text(path), str(path))
+        items = data.get("queries") if isinstance(data, Mapping) else None
+        if not isinstance(items, list):
+            raise ValidationError(f"{path}: $.queries: expected a list of {{q, expect}}", what="labelled",
+                                  path=str(path))
+        for i, item in enumerate(items):
+            if not (isinstance(item, Mapping) and isinstance(item.get("q"), str) and item["q"].strip()
+                    and isinstance(item.get("expect"), str) and item["expect"].strip()):
+                raise ValidationError(f"{path}: $.queries[{i}]: needs a non-empty q and expect",
+                                      what="labelled", path=str(path))
+            out.append((item["q"], item["expect"].strip()))
+            if len(out) > MAX_LABELLED:
+                raise ValidationError(f"{base}: more than {MAX_LABELLED} labelled texts", what="labelled",
+                                      path=str(base))
+    return out
+
+
 def iter_entry_files(root: str | os.PathLike[str]) -> list[Path]:
     """Every entry file under ``root`` (recursive, sorted, hidden files and directories skipped)."""
     base = Path(root)
@@ -273,7 +307,7 @@ def iter_entry_files(root: str | os.PathLike[str]) -> list[Path]:
         raise ValidationError(f"{base}: $: no such directory", what="runbooks", path=str(base))
     out = []
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != LABELLED_DIR)
         for name in sorted(filenames):
             if name.startswith(".") or not name.lower().endswith(SUFFIXES) or name.lower() == "readme.md":
                 continue

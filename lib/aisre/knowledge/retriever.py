@@ -50,7 +50,7 @@ _WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
 FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov",
-            "ex_cos", "ex_gap", "ex_top", "ni_cos", "pat")
+            "ex_cos", "ex_gap", "ex_top", "ni_cos", "pat", "lab_cos", "lab_gap")
 #: Texts that reach on-call channels but are not incidents (requests, notices, reminders): counter-examples.
 NON_INCIDENTS_PATH = Path(__file__).resolve().parent / "data" / "non_incidents.yaml"
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
@@ -161,8 +161,10 @@ class Retriever:
     """
 
     def __init__(self, runbooks: Iterable[Runbook] | None, store: Any = None, *, embedding: Any = "auto",
-                 min_confidence: float | None = None, calibration: Calibration | None = None) -> None:
+                 min_confidence: float | None = None, calibration: Calibration | None = None,
+                 labelled: Sequence[tuple[str, str]] = ()) -> None:
         self.store = store
+        self._labelled = [(str(t)[:MAX_QUERY_CHARS], str(lab)) for t, lab in labelled if str(t).strip()]
         entries = list(runbooks) if runbooks is not None else []
         if store is not None:
             if runbooks is None:
@@ -253,6 +255,7 @@ class Retriever:
         self._build_examples()
         if not hasattr(self, "_ni_matrix"):
             self._build_counter_examples()
+        self._build_labelled()
         if self.store is None:                        # embed only new or changed entries
             if self._memory is None:
                 self._memory = MemoryCollection(self._ef)
@@ -286,6 +289,33 @@ class Retriever:
         texts = _non_incident_texts()
         self._ni_matrix = (np.stack(_embed_cached(self._ef, list(texts))).astype(np.float32) if texts
                            else np.zeros((0, 1), dtype=np.float32))
+
+    def _build_labelled(self) -> None:
+        """Labelled incident texts (text -> runbook id or "none"): nearest-neighbour evidence."""
+        from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
+        rows = [(t, lab) for t, lab in self._labelled if lab == "none" or lab in self._index_of]
+        self._lab_texts = [t for t, _ in rows]
+        self._lab_owner = np.asarray([self._index_of.get(lab, -1) for _, lab in rows], dtype=np.int64)
+        self._lab_matrix = (np.stack(_embed_cached(self._ef, self._lab_texts)).astype(np.float32) if rows
+                            else np.zeros((0, 1), dtype=np.float32))
+
+    def _labelled_sims(self, vec: np.ndarray | None, text: str) -> tuple[np.ndarray, float]:
+        """Per entry: the best cosine to a labelled text of that runbook; and the best to a "none" text.
+
+        A labelled text identical to the query is skipped (leave-one-out), so fitting on the labelled texts
+        themselves measures what a new text would get.
+        """
+        out = np.zeros(len(self._entries), dtype=np.float64)
+        if vec is None or not len(self._lab_owner) or self._lab_matrix.shape[1] != vec.shape[0]:
+            return out, 0.0
+        sims = (self._lab_matrix @ vec).astype(np.float64)
+        same = [k for k, t in enumerate(self._lab_texts) if t == text]
+        sims[same] = -1.0
+        owned = self._lab_owner >= 0
+        if owned.any():
+            np.maximum.at(out, self._lab_owner[owned], sims[owned])
+        none = sims[~owned]
+        return out, float(none.max()) if len(none) else 0.0
 
     def _non_incident_sim(self, vec: np.ndarray | None) -> float:
         """The best cosine between the query and a known non-incident text (0 when there are none)."""
@@ -434,6 +464,9 @@ class Retriever:
         for i, link in self._linked_index:             # a linked past incident shares its runbook's examples
             ex_sims[i] = max(ex_sims[i], ex_sims[link])
         ni = self._non_incident_sim(qvec)
+        lab_sims, lab_none = self._labelled_sims(qvec, full)
+        for i, link in self._linked_index:
+            lab_sims[i] = max(lab_sims[i], lab_sims[link])
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
         kwh = self._keyword_hits(qtok, normalise(full))
@@ -449,6 +482,7 @@ class Retriever:
         tgt = self._target_of
         best_cos = _best_per_target(sims, cand, tgt)      # gaps are measured against *other* runbooks
         best_ex = _best_per_target(ex_sims, cand, tgt)
+        best_lab = _best_per_target(lab_sims, cand, tgt)
         qmass = self._bm25.query_idf_mass(qtok)
         words = [t for t in qtok if t.isalpha() and len(t) >= 3]
         qwords = len(set(words))
@@ -460,6 +494,7 @@ class Retriever:
                 continue
             other_best = max((v for t, v in best_cos.items() if t != tgt[i]), default=0.0)
             other_ex = max((v for t, v in best_ex.items() if t != tgt[i]), default=0.0)
+            other_lab = max((v for t, v in best_lab.items() if t != tgt[i]), default=0.0)
             cov = (sum(self._bm25.idf[t] for t in set(qtok) if t in self._bm25.doc_terms[i]) / qmass) if qmass else 0.0
             feats = {
                 "sig": sig.get(i, (0.0, ""))[0],
@@ -476,6 +511,8 @@ class Retriever:
                 "ex_top": 1.0 if ex_order and tgt[ex_order[0]] == tgt[i] else 0.0,
                 "ni_cos": ni,
                 "pat": pat[i][0] if i in pat else 0.0,
+                "lab_cos": float(lab_sims[i]),
+                "lab_gap": float(lab_sims[i]) - max(other_lab, lab_none),
                 "words": float(qwords),                # not a model feature: the short-query guard reads it
             }
             excluded = excl.get(i) or excl.get(self._index_of.get(tgt[i], i))
@@ -498,7 +535,8 @@ class Retriever:
                 reasons.append(f"closest reported example {feats['ex_cos']:.2f}")
             fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
                      + FUSION["pat"] * feats["pat"]
-                     + FUSION["bm25_rel"] * feats["bm25_rel"] + FUSION["cos"] * max(feats["cos"], feats["ex_cos"])
+                     + FUSION["bm25_rel"] * feats["bm25_rel"]
+                     + FUSION["cos"] * max(feats["cos"], feats["ex_cos"], feats["lab_cos"])
                      + FUSION["rrf"] * (1.0 / (RRF_K + bm_rank.get(i, 100)) + 1.0 / (RRF_K + vec_rank.get(i, 100)))
                      - FUSION["excluded"] * feats.get("excluded", 0.0))
             out.append(Candidate(e, feats, tuple(reasons), fused))
@@ -612,7 +650,7 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
     recorded incidents come from Chroma; otherwise vectors are kept in memory.
     """
     from aisre.config import DEFAULT_KNOWLEDGE_DIR  # noqa: PLC0415
-    from aisre.knowledge.loader import load_runbooks  # noqa: PLC0415
+    from aisre.knowledge.loader import load_labelled, load_runbooks  # noqa: PLC0415
     from aisre.knowledge.store import open_store  # noqa: PLC0415
 
     if config is None:
@@ -627,6 +665,9 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
     emb = embedding or knowledge.get("embedding") or "auto"
     if store is None and (knowledge.get("store_dir") or knowledge.get("chroma_url")):
         store = open_store(knowledge, embedding=None if isinstance(emb, str) else emb)
-    runbooks = load_runbooks(runbooks_dir) if runbooks_dir and Path(runbooks_dir).exists() else None
+    have_dir = bool(runbooks_dir) and Path(runbooks_dir).exists()
+    runbooks = load_runbooks(runbooks_dir) if have_dir else None
+    labelled = load_labelled(runbooks_dir) if have_dir and knowledge.get("labelled", True) else []
     mc = knowledge.get("min_confidence")
-    return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc))
+    return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc),
+                     labelled=labelled)
