@@ -15,7 +15,8 @@ from typing import Any, Callable, Mapping
 from aisre import steps
 from aisre.config import Config, load_config, secret_values, work_dir
 from aisre.errors import NotFound, SreError, ValidationError
-from aisre.models import ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal
+from aisre.models import (ActionRequest, ActionStatus, Change, Decision, Incident, IncidentStatus, Mode, Signal,
+                          Verdict)
 from aisre.state import StateStore
 
 
@@ -23,6 +24,10 @@ from aisre.state import StateStore
 SIGNAL_DEDUP_TTL_S = 24 * 3600.0
 RECORDS_LOCK = "aisre.lock.incidents"
 RECORDS_LOCK_TTL_S = 30.0
+#: incidents another workflow run (or a human) owns: a new signal starts no run, and a run that started
+#: before the incident got there decides nothing (remediate's reopen puts a failed fix back to OPEN)
+BUSY = (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED, IncidentStatus.AWAITING_APPROVAL,
+        IncidentStatus.RESOLVED)
 
 
 class Runtime:
@@ -331,8 +336,7 @@ class Runtime:
         first = claim(self.store, f"aisre.dedup.signal.{sig.id}", str(self.clock()), ttl_s=SIGNAL_DEDUP_TTL_S)
         with self.records_lock():
             incident, is_new = self.correlator.ingest(sig)
-        busy = incident.status in (IncidentStatus.MITIGATING, IncidentStatus.ESCALATED,
-                                   IncidentStatus.AWAITING_APPROVAL, IncidentStatus.RESOLVED)
+        busy = incident.status in BUSY
         return {"incident_id": incident.id, "is_new": is_new and first,
                 "skip": (busy and not is_new) or not first, "duplicate": not first,
                 "status": incident.status.value, "service": incident.service}
@@ -357,6 +361,16 @@ class Runtime:
         incident = self.incident(incident_id)
         if incident.diagnosis is None:
             raise ValidationError(f"incident {incident_id} has no diagnosis yet; run triage first", what="incident")
+        if incident.status in BUSY:
+            # this run's signal was correlated while the incident was open; since then another run acted
+            # (its fix awaits verification), asked, escalated or resolved. Deciding now would take the
+            # next attempt on top of that fix: the second restart two nodes on one stream could make.
+            reason = (f"incident is {incident.status.value}: another run acted, asked, escalated or resolved "
+                      f"it after this run's signal; nothing to decide")
+            self.audit.append("decision", incident_id, {"verdict": Verdict.WATCH.value, "reasons": [reason],
+                                                        "status": incident.status.value})
+            return {"incident_id": incident_id, "verdict": Verdict.WATCH.value, "reasons": [reason], "request": None,
+                    "service": incident.service, "safety": None, **self._approval()}
         rb = self.retriever.get(incident.diagnosis.runbook_id) if incident.diagnosis.runbook_id else None
         request, waiting = steps.plan_request(incident, incident.diagnosis, rb, self.config, read=self.reader)
         decision: Decision = steps.decide(incident, incident.diagnosis, rb, request, guardrails=self.guardrails,
@@ -371,10 +385,12 @@ class Runtime:
         return {"incident_id": incident_id, "verdict": decision.verdict.value, "reasons": list(decision.reasons),
                 "request": {**request.to_dict(), "attempt": incident.attempts} if request else None,
                 "service": incident.service,
-                "safety": decision.safety.value if decision.safety else None,
-                "approval_ttl_minutes": self.config.safety.approval_ttl_minutes,
-                "approval_route": self.config.notify.get("slack", {}).get("approval_channel")
-                or self.config.notify.get("slack", {}).get("channel", "aisre")}
+                "safety": decision.safety.value if decision.safety else None, **self._approval()}
+
+    def _approval(self) -> dict[str, Any]:
+        slack = self.config.notify.get("slack", {})
+        return {"approval_ttl_minutes": self.config.safety.approval_ttl_minutes,
+                "approval_route": slack.get("approval_channel") or slack.get("channel", "aisre")}
 
     def remediate(self, request: Mapping[str, Any], *, dry_run: bool = False, approved_by: str = "") -> dict[str, Any]:
         req = ActionRequest.from_dict(request)

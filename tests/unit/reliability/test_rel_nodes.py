@@ -55,6 +55,38 @@ def test_same_stream_on_two_nodes_each_remediation_runs_once(tmp_path):
     assert sorted(r.service for r in executed) == sorted(SERVICES), executed
 
 
+def test_a_run_started_before_the_other_node_acted_does_not_act_again(tmp_path):
+    """The interleaving behind the flaky test above, step by step (each call is one workflow task).
+
+    node-b runs sig-0 up to its decision; node-a correlates sig-1 while the incident is still open (so
+    its run is not skipped); node-b acts (attempt 0 -> attempts 1, mitigating); node-a then triages and
+    decides. It must not act: the fix is awaiting verification. Only a failed verification (reopen)
+    starts the next attempt."""
+    _, nodes = two_nodes(tmp_path)
+    (rt_a, ex_a, _), (rt_b, ex_b, _) = nodes
+    now = time.time()
+    c_b = rt_b.correlate(memory_signal("search", "sig-search-0", ts=now))
+    assert c_b["is_new"] and not c_b["skip"]
+    inc_id = c_b["incident_id"]
+    rt_b.triage(inc_id)
+    d_b = rt_b.decide(inc_id)
+    c_a = rt_a.correlate(memory_signal("search", "sig-search-1", ts=now + 1))
+    assert c_a["incident_id"] == inc_id and not c_a["skip"]        # open when node-a looked
+    assert rt_b.remediate(d_b["request"])["status"] == "succeeded"
+    assert rt_b.incident(inc_id).status.value == "mitigating"
+    rt_a.triage(inc_id)
+    d_a = rt_a.decide(inc_id)
+    assert d_a["verdict"] == "watch" and d_a["request"] is None, d_a
+    assert any("mitigating" in r for r in d_a["reasons"]), d_a["reasons"]
+    assert [r.service for r in ex_a.executed + ex_b.executed] == ["search"]
+    # the fix did not hold: the remediate workflow reopens and decides again -> the next attempt acts
+    rt_b.reopen(inc_id)
+    again = rt_b.decide(inc_id)
+    assert again["verdict"] == "act" and again["request"]["attempt"] == 1
+    assert rt_b.remediate(again["request"])["status"] == "succeeded"
+    assert len(ex_a.executed + ex_b.executed) == 2
+
+
 def test_the_lease_lets_one_node_act_when_both_try_at_once(tmp_path):
     store, nodes = two_nodes(tmp_path)
     for _, ex, _ in nodes:
