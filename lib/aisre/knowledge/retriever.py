@@ -133,7 +133,7 @@ def _metric_key(m: Any) -> tuple[str, str | None]:
 def _field_tokens(rb: Runbook) -> list[str]:
     s = rb.symptoms
     strong = " ".join([rb.title, " ".join(s.alerts), " ".join(s.log_signatures), " ".join(s.keywords)])
-    weak = " ".join([rb.description, " ".join(s.examples) if BM25_EXAMPLES else "", " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
+    weak = " ".join([rb.description, " ".join(s.examples), " ".join(f"{m.metric} {m.condition}" for m in s.metrics),
                      " ".join(t for t in rb.tags if ":" not in t), " ".join(rb.diagnosis)])
     t = tokens(strong)
     return t + t + tokens(weak)
@@ -295,6 +295,9 @@ class Retriever:
         from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
         rows = [(t, lab) for t, lab in self._labelled if lab == "none" or lab in self._index_of]
         self._lab_texts = [t for t, _ in rows]
+        self._lab_index: dict[str, list[int]] = {}
+        for k, t in enumerate(self._lab_texts):
+            self._lab_index.setdefault(t, []).append(k)
         self._lab_owner = np.asarray([self._index_of.get(lab, -1) for _, lab in rows], dtype=np.int64)
         self._lab_matrix = (np.stack(_embed_cached(self._ef, self._lab_texts)).astype(np.float32) if rows
                             else np.zeros((0, 1), dtype=np.float32))
@@ -303,14 +306,14 @@ class Retriever:
         """Per entry: the best cosine to a labelled text of that runbook; and the best to a "none" text.
 
         A labelled text identical to the query is skipped (leave-one-out), so fitting on the labelled texts
-        themselves measures what a new text would get.
+        themselves measures what a new text would get; a live query gets the same treatment, which keeps it
+        consistent with the fit (a verbatim repeat still has its examples, patterns and BM25 evidence).
         """
         out = np.zeros(len(self._entries), dtype=np.float64)
         if vec is None or not len(self._lab_owner) or self._lab_matrix.shape[1] != vec.shape[0]:
             return out, 0.0
         sims = (self._lab_matrix @ vec).astype(np.float64)
-        same = [k for k, t in enumerate(self._lab_texts) if t == text]
-        sims[same] = -1.0
+        sims[self._lab_index.get(text, [])] = -1.0
         owned = self._lab_owner >= 0
         if owned.any():
             np.maximum.at(out, self._lab_owner[owned], sims[owned])
@@ -395,7 +398,8 @@ class Retriever:
             try:
                 hit = rx.search(text, timeout=PATTERN_TIMEOUT_S)
             except TimeoutError:
-                log.warning("pattern %r of %s timed out on a %d-char query; skipped", src, self._entries[i].id, len(text))
+                log.warning("pattern %r of %s timed out on a %d-char query; skipped",
+                            src, self._entries[i].id, len(text))
                 continue
             if hit:
                 found.setdefault(i, []).append(src)

@@ -270,3 +270,12 @@ def test_invalid_exclude_is_a_validation_error(tmp_path):
     with pytest.raises(ValidationError) as err:
         load_runbook(p)
     assert "$.symptoms.excludes[0]: invalid regular expression" in str(err.value)
+
+
+def test_a_sustained_anomaly_is_never_accepted_as_a_transient_glitch(kb_retriever):
+    # accepting transient-glitch means "do nothing": a 10x p99 that is still high must not get there
+    res = kb_retriever.search("p99_latency_ms sustained p99_latency_ms on payments at 4000",
+                              metrics=(("p99_latency_ms", "sustained"),), service="payments")
+    assert res.best is None or res.best.runbook_id != "transient-glitch"
+    tg = next((m for m in res.matches if m.runbook_id == "transient-glitch"), None)
+    assert tg is None or tg.confidence <= 0.1
