@@ -97,22 +97,32 @@ def _matches(meta: Mapping[str, Any], where: Mapping[str, Any] | None) -> bool:
 
 
 _VEC_CACHE: dict[tuple[str, str], np.ndarray] = {}
-_VEC_CACHE_MAX = 20_000
+_VEC_CACHE_MAX = 50_000
+_DISK_LOADED: set[str] = set()
 
 
 def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]) -> list[np.ndarray]:
-    """Embed ``texts``, reusing vectors this process already computed with the same named embedding."""
+    """Embed ``texts``, reusing vectors already computed with the same named embedding - in this process or,
+    through :mod:`aisre.knowledge.vector_cache`, by an earlier process of the same user."""
+    from aisre.knowledge import vector_cache  # noqa: PLC0415
     name = ef.name() if hasattr(ef, "name") else ""
     if not name:
         return [np.asarray(v, dtype=np.float32) for v in ef(texts)]
+    disk = vector_cache.DiskVectorCache(name) if vector_cache.enabled() else None
+    if disk is not None and name not in _DISK_LOADED:
+        _DISK_LOADED.add(name)
+        for key, vec in disk.load().items():
+            _VEC_CACHE[(name, key)] = np.asarray(vec, dtype=np.float32)
     keys = [(name, hashlib.sha256(t.encode("utf-8", "replace")).hexdigest()) for t in texts]
-    missing = [i for i, k in enumerate(keys) if k not in _VEC_CACHE]
+    missing = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in _VEC_CACHE))
     if missing:
         vecs = ef([texts[i] for i in missing])
         if len(_VEC_CACHE) + len(missing) > _VEC_CACHE_MAX:
             _VEC_CACHE.clear()
         for i, v in zip(missing, vecs):
             _VEC_CACHE[keys[i]] = np.asarray(v, dtype=np.float32)
+        if disk is not None and len(missing) >= 8:          # not worth a rewrite for a query or two
+            disk.save({k: v for (n, k), v in _VEC_CACHE.items() if n == name})
     return [_VEC_CACHE[k] for k in keys]
 
 
