@@ -537,6 +537,8 @@ class Retriever:
             reasons.append(f"vector cosine {feats['cos']:.2f}" + (f" (rank {vec_rank[i] + 1})" if i in vec_rank else ""))
             if feats["ex_cos"] > 0:
                 reasons.append(f"closest reported example {feats['ex_cos']:.2f}")
+            if feats["lab_cos"] > 0:
+                reasons.append(f"closest labelled incident text {feats['lab_cos']:.2f}")
             fused = (FUSION["sig"] * feats["sig"] + FUSION["metric"] * feats["metric"] + FUSION["kw"] * feats["kw"]
                      + FUSION["pat"] * feats["pat"]
                      + FUSION["bm25_rel"] * feats["bm25_rel"]
