@@ -69,7 +69,6 @@ EXCLUDED_CAP = 0.1
 #: Time budget per symptom pattern and query (a pattern that backtracks badly on hostile text is skipped).
 PATTERN_TIMEOUT_S = 0.02
 CANDIDATES_PER_LIST = 15
-BM25_EXAMPLES = True
 RRF_K = 60
 
 
@@ -177,6 +176,7 @@ class Retriever:
         self._entries: list[Runbook] = []
         self._by_id: dict[str, Runbook] = {}
         self._memory: MemoryCollection | None = None
+        self._text_vectors: dict[str, np.ndarray] = {}    # examples, labelled and counter-example texts
         self._rebuild(entries)
 
     # ------------------------------------------------------------------ setup
@@ -252,10 +252,18 @@ class Retriever:
             for m in e.symptoms.metrics:
                 self._metrics.setdefault(m.metric, []).append(
                     (i, m.anomaly_class.value if m.anomaly_class else None))
-        self._build_examples()
-        if not hasattr(self, "_ni_matrix"):
-            self._build_counter_examples()
-        self._build_labelled()
+        # texts embedded one by one: runbook examples, labelled incident texts, non-incident counter-examples
+        examples = [(i, ex[:300]) for i, e in enumerate(self._entries) for ex in e.symptoms.examples[:40]
+                    if ex.strip()]
+        self._ex_owner = np.asarray([i for i, _ in examples], dtype=np.int64)
+        self._ex_matrix = self._embed_texts([t for _, t in examples])
+        labelled = [(t, lab) for t, lab in self._labelled if lab == "none" or lab in self._index_of]
+        self._lab_index: dict[str, list[int]] = {}
+        for k, (t, _) in enumerate(labelled):
+            self._lab_index.setdefault(t, []).append(k)
+        self._lab_owner = np.asarray([self._index_of.get(lab, -1) for _, lab in labelled], dtype=np.int64)
+        self._lab_matrix = self._embed_texts([t for t, _ in labelled])
+        self._ni_matrix = self._embed_texts(list(_non_incident_texts()))
         if self.store is None:                        # embed only new or changed entries
             if self._memory is None:
                 self._memory = MemoryCollection(self._ef)
@@ -264,75 +272,39 @@ class Retriever:
             docs = [to_doc(e) for e in self._entries]
             self._memory.upsert([d for d in docs if have.get(d.id) != d.content_hash])
 
-    def _build_examples(self) -> None:
-        """Embed every entry's ``symptoms.examples`` one by one (multi-vector evidence; cached per process)."""
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        """A matrix of ``texts``' vectors (rows in order); each text is embedded once per retriever, and the
+        process / on-disk cache of :func:`~aisre.knowledge.store._embed_cached` spares the work across them."""
         from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
-        owners: list[int] = []
-        texts: list[str] = []
-        for i, e in enumerate(self._entries):
-            for ex in e.symptoms.examples[:40]:
-                if ex.strip():
-                    owners.append(i)
-                    texts.append(ex[:300])
-        cache: dict[str, np.ndarray] = getattr(self, "_ex_vectors", {})
-        new = list(dict.fromkeys(t for t in texts if t not in cache))
+        new = [t for t in dict.fromkeys(texts) if t not in self._text_vectors]
         if new:
-            cache.update(zip(new, _embed_cached(self._ef, new)))
-        self._ex_vectors = {t: cache[t] for t in texts}          # only what the current entries use
-        self._ex_owner = np.asarray(owners, dtype=np.int64)
-        self._ex_matrix = (np.stack([self._ex_vectors[t] for t in texts]).astype(np.float32) if texts
-                           else np.zeros((0, 1), dtype=np.float32))
+            self._text_vectors.update(zip(new, _embed_cached(self._ef, new)))
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.stack([self._text_vectors[t] for t in texts]).astype(np.float32)
 
-    def _build_counter_examples(self) -> None:
-        """Embed the shipped non-incident texts once (see :data:`NON_INCIDENTS_PATH`)."""
-        from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
-        texts = _non_incident_texts()
-        self._ni_matrix = (np.stack(_embed_cached(self._ef, list(texts))).astype(np.float32) if texts
-                           else np.zeros((0, 1), dtype=np.float32))
+    def _best_per_entry(self, matrix: np.ndarray, owner: np.ndarray, vec: np.ndarray | None,
+                        skip: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """(per entry: the best cosine to one of its rows, 0 without rows; the cosines of unowned rows).
 
-    def _build_labelled(self) -> None:
-        """Labelled incident texts (text -> runbook id or "none"): nearest-neighbour evidence."""
-        from aisre.knowledge.store import _embed_cached  # noqa: PLC0415
-        rows = [(t, lab) for t, lab in self._labelled if lab == "none" or lab in self._index_of]
-        self._lab_texts = [t for t, _ in rows]
-        self._lab_index: dict[str, list[int]] = {}
-        for k, t in enumerate(self._lab_texts):
-            self._lab_index.setdefault(t, []).append(k)
-        self._lab_owner = np.asarray([self._index_of.get(lab, -1) for _, lab in rows], dtype=np.int64)
-        self._lab_matrix = (np.stack(_embed_cached(self._ef, self._lab_texts)).astype(np.float32) if rows
-                            else np.zeros((0, 1), dtype=np.float32))
-
-    def _labelled_sims(self, vec: np.ndarray | None, text: str) -> tuple[np.ndarray, float]:
-        """Per entry: the best cosine to a labelled text of that runbook; and the best to a "none" text.
-
-        A labelled text identical to the query is skipped (leave-one-out), so fitting on the labelled texts
-        themselves measures what a new text would get; a live query gets the same treatment, which keeps it
-        consistent with the fit (a verbatim repeat still has its examples, patterns and BM25 evidence).
+        ``owner`` gives each row's entry index, -1 for rows that belong to no entry; ``skip`` rows are ignored.
         """
         out = np.zeros(len(self._entries), dtype=np.float64)
-        if vec is None or not len(self._lab_owner) or self._lab_matrix.shape[1] != vec.shape[0]:
-            return out, 0.0
-        sims = (self._lab_matrix @ vec).astype(np.float64)
-        sims[self._lab_index.get(text, [])] = -1.0
-        owned = self._lab_owner >= 0
+        if vec is None or not len(owner) or matrix.shape[1] != vec.shape[0]:
+            return out, np.zeros(0)
+        sims = (matrix @ vec).astype(np.float64)
+        sims[list(skip)] = -1.0
+        owned = owner >= 0
         if owned.any():
-            np.maximum.at(out, self._lab_owner[owned], sims[owned])
-        none = sims[~owned]
-        return out, float(none.max()) if len(none) else 0.0
+            np.maximum.at(out, owner[owned], sims[owned])
+        for i, link in self._linked_index:              # a linked past incident shares its runbook's rows
+            out[i] = max(out[i], out[link])
+        return out, sims[~owned]
 
     def _non_incident_sim(self, vec: np.ndarray | None) -> float:
         """The best cosine between the query and a known non-incident text (0 when there are none)."""
-        if vec is None or not len(self._ni_matrix) or self._ni_matrix.shape[1] != vec.shape[0]:
-            return 0.0
-        return float(np.max(self._ni_matrix @ vec))
-
-    def _example_sims(self, vec: np.ndarray | None) -> np.ndarray:
-        """Per entry: the best cosine between the query and one of its examples (0 without examples)."""
-        out = np.zeros(len(self._entries), dtype=np.float64)
-        if vec is None or not len(self._ex_owner) or self._ex_matrix.shape[1] != vec.shape[0]:
-            return out
-        np.maximum.at(out, self._ex_owner, (self._ex_matrix @ vec).astype(np.float64))
-        return out
+        _, sims = self._best_per_entry(self._ni_matrix, np.full(len(self._ni_matrix), -1), vec)
+        return float(sims.max()) if len(sims) else 0.0
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
@@ -464,18 +436,22 @@ class Retriever:
         bm = self._bm25.score(qtok)
         qvec = self._embed_query(full)
         sims = self._vector_sims(qvec, full)
-        ex_sims = self._example_sims(qvec)
-        for i, link in self._linked_index:             # a linked past incident shares its runbook's examples
-            ex_sims[i] = max(ex_sims[i], ex_sims[link])
+        ex_sims, _ = self._best_per_entry(self._ex_matrix, self._ex_owner, qvec)
+        # a labelled text identical to the query is skipped (leave-one-out): fitting on the labelled texts
+        # then measures what a new text gets, and a live query is treated the same way as the fit
+        lab_sims, lab_none_sims = self._best_per_entry(self._lab_matrix, self._lab_owner, qvec,
+                                                       skip=self._lab_index.get(full, ()))
+        lab_none = float(lab_none_sims.max()) if len(lab_none_sims) else 0.0
         ni = self._non_incident_sim(qvec)
-        lab_sims, lab_none = self._labelled_sims(qvec, full)
-        for i, link in self._linked_index:
-            lab_sims[i] = max(lab_sims[i], lab_sims[link])
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
         kwh = self._keyword_hits(qtok, normalise(full))
-        pat = self._pattern_hits(full)
-        excl = self._pattern_hits(full, self._excludes)
+        # symptom patterns and exclusions also see the structured metric evidence ("p99_latency_ms sustained"),
+        # so a runbook can exclude an anomaly class whether or not the text names it
+        metric_words = [f"{name} {cls or ''}" for name, cls in map(_metric_key, metrics or ()) if name]
+        described = " ".join([full, *metric_words])
+        pat = self._pattern_hits(described)
+        excl = self._pattern_hits(described, self._excludes)
         bm_order = [int(i) for i in np.argsort(-bm)[:CANDIDATES_PER_LIST] if bm[int(i)] > 0]
         vec_order = [int(i) for i in np.argsort(-sims)[:CANDIDATES_PER_LIST]]
         ex_order = [int(i) for i in np.argsort(-ex_sims)[:CANDIDATES_PER_LIST] if ex_sims[int(i)] > 0]

@@ -114,13 +114,13 @@ def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]
         for key, vec in disk.load().items():
             _VEC_CACHE[(name, key)] = np.asarray(vec, dtype=np.float32)
     keys = [(name, hashlib.sha256(t.encode("utf-8", "replace")).hexdigest()) for t in texts]
-    missing = list(dict.fromkeys(i for i, k in enumerate(keys) if k not in _VEC_CACHE))
+    missing = {k: t for k, t in zip(keys, texts) if k not in _VEC_CACHE}     # a repeated text is embedded once
     if missing:
-        vecs = ef([texts[i] for i in missing])
+        vecs = ef(list(missing.values()))
         if len(_VEC_CACHE) + len(missing) > _VEC_CACHE_MAX:
             _VEC_CACHE.clear()
-        for i, v in zip(missing, vecs):
-            _VEC_CACHE[keys[i]] = np.asarray(v, dtype=np.float32)
+        for k, v in zip(missing, vecs):
+            _VEC_CACHE[k] = np.asarray(v, dtype=np.float32)
         if disk is not None and len(missing) >= 8:          # not worth a rewrite for a query or two
             disk.save({k: v for (n, k), v in _VEC_CACHE.items() if n == name})
     return [_VEC_CACHE[k] for k in keys]

@@ -71,3 +71,9 @@ def test_a_file_of_another_embedding_is_not_used(tmp_path):
     other.path.write_bytes(DiskVectorCache("emb-a", directory=tmp_path).path.read_bytes())
     assert other.load() == {}
     assert DiskVectorCache("emb-a", directory=tmp_path).load().keys() == {"k" * 64}
+
+
+def test_a_repeated_text_is_embedded_once(fresh_process):
+    ef = CountingEmbedding()
+    out = store._embed_cached(ef, ["same text", "other text", "same text"])
+    assert ef.calls == [2] and np.array_equal(out[0], out[2])
