@@ -3,18 +3,19 @@
 Usage (from the repository root)::
 
     PYTHONPATH=lib python bench/retrieval.py            # evaluate, write bench/results/retrieval.md
-    PYTHONPATH=lib python bench/retrieval.py --fit      # refit data/calibration.json on the DEV half first
+    PYTHONPATH=lib python bench/retrieval.py --fit      # refit data/calibration.json on the dev set first
+    PYTHONPATH=lib python bench/retrieval.py --fit --fit-only   # refit, print the dev figures, stop
     PYTHONPATH=lib python bench/retrieval.py --quick    # skip the 1,000-runbook latency and chroma runs
 
 Queries:
 
 * **dev** - every file in ``knowledge/labelled/`` (the labelled incident texts the retriever ships with and
   uses as nearest-neighbour evidence, leave-one-out when a text is its own query): the first set
-  (``queries-0.1.0.yaml``, 205 texts written with the runbooks) and three blind sets (``blind-1..3.yaml``,
+  (``queries-0.1.0.yaml``, 205 texts written with the runbooks) and four blind sets (``blind-1..4.yaml``,
   240 each), each of which was a held-out set for one round before it became development data (see
   ``docs/knowledge.md``). The fusion weights, runbook vocabulary and the confidence model are chosen and
   fitted on them.
-* **held-out** ``bench/data/retrieval_queries_blind_test.yaml``: a fourth blind set by another author from the
+* **held-out** ``bench/data/retrieval_queries_blind_test.yaml``: a fifth blind set by another author from the
   same brief (the author saw only runbook ids, titles and descriptions), committed before it was first run
   and never used for tuning or fitting.
 
@@ -39,10 +40,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
-import yaml  # noqa: E402
 
 from aisre.knowledge.calibrate import fit_calibration, save_calibration  # noqa: E402
-from aisre.knowledge.loader import load_runbooks  # noqa: E402
+from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
 
@@ -93,8 +93,8 @@ Labelled = list[tuple[str, str, tuple[str, ...]]]
 
 
 def load_labelled(path: Path) -> Labelled:
-    qs = yaml.safe_load(path.read_text(encoding="utf-8"))["queries"]
-    return [(q["q"], q["expect"], tuple(q.get("metrics", ()))) for q in qs]
+    """(text, expected runbook id or "none", metric patterns) for every item of one labelled file."""
+    return [(q["q"], q["expect"].strip(), tuple(q.get("metrics", ()))) for q in read_labelled_file(path)]
 
 
 def load_queries() -> tuple[Labelled, Labelled]:
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "## Runbook retrieval (`bench/retrieval.py`)", "",
         f"Dev set: {len(dev)} labelled incident texts ({sum(1 for _, e, _ in dev if e == 'none')} uncovered), "
         "used for every tuning choice and for fitting the confidence model (knowledge/labelled: the first set "
-        "written with the runbooks + three blind sets, each a held-out set for one earlier round; leave-one-out "
+        "written with the runbooks + four blind sets, each a held-out set for one earlier round; leave-one-out "
         "as nearest-neighbour evidence). Held-out set: "
         f"{len(held)} texts ({sum(1 for _, e, _ in held if e == 'none')} uncovered), written blind by another "
         "author (who saw only runbook ids, titles and descriptions), committed before its first run and never "

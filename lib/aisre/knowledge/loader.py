@@ -269,32 +269,37 @@ LABELLED_DIR = "labelled"
 MAX_LABELLED = 20_000
 
 
-def load_labelled(root: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """Labelled incident texts under ``<root>/labelled/*.yaml``: ``(text, runbook id or "none")``.
+def read_labelled_file(path: str | os.PathLike[str]) -> list[Mapping[str, Any]]:
+    """The validated items of one labelled file: ``queries: [{q: "<text>", expect: <runbook id | none>}, ...]``
+    (extra keys such as ``metrics`` are kept for the caller). A bad file raises :class:`ValidationError`
+    naming it and the item."""
+    path = Path(path)
+    data = _parse_yaml(_read_text(path), str(path))
+    items = data.get("queries") if isinstance(data, Mapping) else None
+    if not isinstance(items, list):
+        raise ValidationError(f"{path}: $.queries: expected a list of {{q, expect}}", what="labelled", path=str(path))
+    for i, item in enumerate(items):
+        if not (isinstance(item, Mapping) and isinstance(item.get("q"), str) and item["q"].strip()
+                and isinstance(item.get("expect"), str) and item["expect"].strip()):
+            raise ValidationError(f"{path}: $.queries[{i}]: needs a non-empty q and expect",
+                                  what="labelled", path=str(path))
+    return items
 
-    Each file holds ``queries: [{q: "<text>", expect: <runbook id | none>}, ...]`` (extra keys such as
-    ``metrics`` are ignored). A missing directory means none; a bad file raises :class:`ValidationError`
-    naming it and the item.
+
+def load_labelled(root: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Labelled incident texts under ``<root>/labelled/*.yaml`` as ``(text, runbook id or "none")``.
+
+    A missing directory means none; a bad file raises :class:`ValidationError` (see :func:`read_labelled_file`).
     """
     base = Path(root) / LABELLED_DIR if Path(root).name != LABELLED_DIR else Path(root)
     if not base.is_dir():
         return []
     out: list[tuple[str, str]] = []
     for path in sorted(base.glob("*.y*ml")):
-        data = _parse_yaml(_read_text(path), str(path))
-        items = data.get("queries") if isinstance(data, Mapping) else None
-        if not isinstance(items, list):
-            raise ValidationError(f"{path}: $.queries: expected a list of {{q, expect}}", what="labelled",
-                                  path=str(path))
-        for i, item in enumerate(items):
-            if not (isinstance(item, Mapping) and isinstance(item.get("q"), str) and item["q"].strip()
-                    and isinstance(item.get("expect"), str) and item["expect"].strip()):
-                raise ValidationError(f"{path}: $.queries[{i}]: needs a non-empty q and expect",
-                                      what="labelled", path=str(path))
-            out.append((item["q"], item["expect"].strip()))
-            if len(out) > MAX_LABELLED:
-                raise ValidationError(f"{base}: more than {MAX_LABELLED} labelled texts", what="labelled",
-                                      path=str(base))
+        out += [(item["q"], item["expect"].strip()) for item in read_labelled_file(path)]
+        if len(out) > MAX_LABELLED:
+            raise ValidationError(f"{base}: more than {MAX_LABELLED} labelled texts", what="labelled",
+                                  path=str(base))
     return out
 
 

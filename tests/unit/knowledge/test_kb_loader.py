@@ -159,3 +159,31 @@ def test_incident_requires_resolution(tmp_path):
 def test_missing_directory_is_a_validation_error(tmp_path):
     with pytest.raises(ValidationError, match="no such directory"):
         load_runbooks(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("content, where", [
+    ("queries: {q: x}\n", "$.queries: expected a list"),
+    ("queries:\n- {q: '', expect: disk-full}\n", "$.queries[0]: needs a non-empty q and expect"),
+    ("queries:\n- {q: disk is full, expect: 3}\n", "$.queries[0]: needs a non-empty q and expect"),
+    ("queries: [\n", "line"),
+])
+def test_a_bad_labelled_file_names_the_file_and_the_item(tmp_path, content, where):
+    from aisre.knowledge.loader import load_labelled
+    (tmp_path / "labelled").mkdir()
+    (tmp_path / "labelled" / "team.yaml").write_text(content, encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        load_labelled(tmp_path)
+    assert "team.yaml" in str(err.value) and where in str(err.value)
+
+
+def test_labelled_texts_are_not_entries_and_load_as_pairs(tmp_path):
+    from aisre.knowledge.loader import load_labelled, load_runbooks
+    (tmp_path / "labelled").mkdir()
+    (tmp_path / "labelled" / "team.yaml").write_text(
+        "queries:\n- {q: 'disk /var at 99%', expect: disk-full, metrics: [disk_pct:trend]}\n- {q: 'lunch?', expect: none}\n",
+        encoding="utf-8")
+    (tmp_path / "disk-full.yaml").write_text("id: disk-full\ntitle: Disk full\nsymptoms: {keywords: [disk full]}\n",
+                                             encoding="utf-8")
+    assert [r.id for r in load_runbooks(tmp_path)] == ["disk-full"]
+    assert load_labelled(tmp_path) == [("disk /var at 99%", "disk-full"), ("lunch?", "none")]
+    assert load_labelled(tmp_path / "missing") == []
