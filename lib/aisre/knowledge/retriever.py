@@ -347,7 +347,7 @@ class Retriever:
         for i, phrase in self._kw_phrases:
             if phrase in text_norm and contains_phrase(text_norm, phrase):
                 found.setdefault(i, []).append(phrase)
-        for anchor in qset:
+        for anchor in dict.fromkeys(qtok):             # query order: the reasons read the same in every process
             for i, toks, kw in self._keywords.get(anchor, ()):
                 if toks <= qset and kw not in found.get(i, []):
                     found.setdefault(i, []).append(kw)

@@ -291,3 +291,26 @@ def test_exclusions_see_structured_metrics_when_the_text_does_not_name_the_class
     assert excluded.features.get("excluded") and any(r.startswith("excluded by the runbook") for r in excluded.reasons)
     res = kb_retriever.search_incident(inc)
     assert res.best is None or res.best.runbook_id != "transient-glitch"
+
+
+def test_reasons_do_not_depend_on_the_process_hash_seed():
+    """Keyword reasons come out in query order, so an LLM prompt built from them is the same in every process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    script = ("import sys; sys.path.insert(0, 'lib')\n"
+              "from aisre.knowledge.loader import load_runbooks\n"
+              "from aisre.knowledge.retriever import Retriever\n"
+              "r = Retriever(load_runbooks('knowledge/runbooks'), embedding='hashing')\n"
+              "res = r.search('all celery workers busy, the task queue keeps growing and the batch job is stuck', k=5)\n"
+              "print([m.reasons for m in res.matches])\n")
+    outs = set()
+    for seed in ("1", "2", "3"):
+        env = {"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin", "AISRE_VECTOR_CACHE": "0"}
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                              timeout=120, check=True)
+        assert "keywords" in done.stdout
+        outs.add(done.stdout)
+    assert len(outs) == 1
