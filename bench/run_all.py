@@ -22,6 +22,7 @@ BENCHES = [  # (name, script, args) in the order of RESULTS.md
     ("nab", "bench/nab.py", []),
     ("loghub", "bench/loghub.py", []),
     ("retrieval", "bench/retrieval.py", []),
+    ("retrieval_llm", "bench/retrieval_llm.py", []),
     ("triage", "bench/triage.py", []),
     ("metric_sensor_scale", "bench/metric_sensor_scale.py", []),
     ("sources_throughput", "bench/sources_throughput.py", []),
