@@ -415,7 +415,7 @@ class Retriever:
             return sims
         want = max(CANDIDATES_PER_LIST, 10)
         for coll in (self.store.runbooks, self.store.incidents):
-            hits = coll.query_vector(vec, want) if hasattr(coll, "query_vector") else coll.query(text, want)
+            hits = coll.query_vector(vec, want, light=True) if hasattr(coll, "query_vector") else coll.query(text, want)
             for h in hits:
                 i = self._index_of.get(h.id)
                 if i is not None:

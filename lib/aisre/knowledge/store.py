@@ -153,7 +153,8 @@ class MemoryCollection:
                             else np.zeros((0, 1), dtype=np.float32))
         return self._order, self._matrix
 
-    def query_vector(self, vec: np.ndarray, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
+    def query_vector(self, vec: np.ndarray, k: int = 5, where: Mapping[str, Any] | None = None, *,
+                     light: bool = False) -> list[Hit]:
         order, matrix = self._index()
         if not order:
             return []
@@ -241,18 +242,24 @@ class ChromaCollection:
             out.append(Hit(i, 1.0 - float(dist), dict(meta or {}), doc or ""))
         return out
 
-    def query_vector(self, vec: Any, k: int = 5, where: Mapping[str, Any] | None = None) -> list[Hit]:
-        """Like :meth:`query` with a precomputed embedding (the retriever embeds the query once)."""
-        n = self.count()
-        if n == 0:
-            return []
+    def query_vector(self, vec: Any, k: int = 5, where: Mapping[str, Any] | None = None, *,
+                     light: bool = False) -> list[Hit]:
+        """Like :meth:`query` with a precomputed embedding (the retriever embeds the query once).
+
+        ``light``: ids and similarities only (no metadata or documents: the retriever's hot path). Chroma
+        returns fewer hits when the collection holds fewer than ``k`` (none when empty), so no count first.
+        """
         kw: dict[str, Any] = {"query_embeddings": [np.asarray(vec, dtype=np.float32).tolist()],
-                              "n_results": max(1, min(k, n)), "include": ["metadatas", "distances", "documents"]}
+                              "n_results": max(1, int(k)),
+                              "include": ["distances"] if light else ["metadatas", "distances", "documents"]}
         if where:
             kw["where"] = dict(where) if len(where) == 1 else {"$and": [{k2: v} for k2, v in where.items()]}
         res = self._call("query", lambda: self._c.query(**kw))
+        ids = res["ids"][0] if res.get("ids") else []
+        metas = (res.get("metadatas") or [None])[0] or [None] * len(ids)
+        docs = (res.get("documents") or [None])[0] or [None] * len(ids)
         return [Hit(i, 1.0 - float(dist), dict(meta or {}), doc or "") for i, dist, meta, doc in
-                zip(res["ids"][0], res["distances"][0], res["metadatas"][0], res["documents"][0])]
+                zip(ids, res["distances"][0], metas, docs)]
 
     def hashes(self) -> dict[str, str]:
         res = self._call("get", lambda: self._c.get(include=["metadatas"]))

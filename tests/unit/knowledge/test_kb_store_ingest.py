@@ -167,3 +167,19 @@ def test_ingest_cli_reports_progress_and_errors(tmp_path):
     assert out.getvalue().count("\n") == len(rep["added"]) and "memory-leak" in out.getvalue()
     again = ingest_cli(cfg, kb, store_dir=str(tmp_path / "store"))
     assert not again["added"] and len(again["unchanged"]) == len(rep["added"])
+
+
+def test_chroma_light_vector_query_needs_no_count(tmp_path):
+    """The retriever's hot path: ids and similarities only; k beyond the collection size or an empty one is fine."""
+    ef = HashingEmbedding()
+    store = ChromaStore(path=str(tmp_path / "chroma"), embedding=ef)
+    store.runbooks.upsert([StoreDoc("disk", "disk full no space left on device", {"kind": "runbook"}),
+                           StoreDoc("dns", "dns lookups fail nxdomain", {"kind": "runbook"})])
+    vec = ef(["no space left on device"])[0]
+    light = store.runbooks.query_vector(vec, 15, light=True)
+    assert [h.id for h in light] == ["disk", "dns"]
+    assert light[0].similarity > light[1].similarity and light[0].metadata == {} and light[0].text == ""
+    full = store.runbooks.query_vector(vec, 15)
+    assert full[0].metadata["kind"] == "runbook" and "no space" in full[0].text
+    assert [round(h.similarity, 6) for h in full] == [round(h.similarity, 6) for h in light]
+    assert store.incidents.query_vector(vec, 15, light=True) == []
