@@ -3,7 +3,8 @@
 Usage (from the repository root)::
 
     PYTHONPATH=lib python bench/retrieval.py            # evaluate, write bench/results/retrieval.md
-    PYTHONPATH=lib python bench/retrieval.py --fit      # refit data/calibration.json on the dev set first
+    PYTHONPATH=lib python bench/retrieval.py --fit      # refit the model for queries with metric evidence
+    PYTHONPATH=lib python bench/retrieval.py --fit-text # refit the text model (texts without metrics)
     PYTHONPATH=lib python bench/retrieval.py --fit --fit-only   # refit, print the dev figures, stop
     PYTHONPATH=lib python bench/retrieval.py --quick    # skip the 1,000-runbook latency and chroma runs
 
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-from aisre.knowledge.calibrate import fit_calibration, save_calibration  # noqa: E402
+from aisre.knowledge.calibrate import fit_calibration, fit_calibration_grouped, save_calibration  # noqa: E402
 from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
@@ -197,7 +198,10 @@ def latency(r: Retriever, queries: Labelled, passes: int = 2) -> tuple[float, fl
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--fit", action="store_true", help="refit the calibration on the dev set")
+    ap.add_argument("--fit", action="store_true",
+                    help="refit the model for queries with metric evidence on the dev set (leave-one-out)")
+    ap.add_argument("--fit-text", action="store_true",
+                    help="refit the text model on the dev sets' texts without metrics (leave-one-set-out)")
     ap.add_argument("--quick", action="store_true", help="skip latency with 1,000 runbooks and chroma")
     ap.add_argument("--fit-only", action="store_true", help="refit on the dev set, print dev figures, stop")
     ap.add_argument("--embeddings", default="minilm,hashing")
@@ -220,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
             cal = fit_calibration(r, dev, note=f"knowledge/labelled ({len(dev)} dev texts, leave-one-out)")
             save_calibration(cal)
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
+        if args.fit_text:
+            text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
+            n_text = sum(len(d) for d in text_groups.values())
+            print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
+                  flush=True)
+            cal = fit_calibration_grouped(make, text_groups, note=f"knowledge/labelled ({n_text} texts without metrics "
+                                                                  f"in {len(text_groups)} sets, leave-one-set-out)")
+            save_calibration(cal, kind="text")
+            r.text_calibration = cal
+            print(f"fitted {emb} text model: threshold {cal.threshold} weights {cal.weights}")
         m = evaluate_leave_set_out(make, dev_groups)
         rows.append((emb, f"{len(entries)} shipped", f"dev, leave-one-set-out ({len(dev_groups)} sets)", m))
         if args.fit_only:
@@ -235,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((emb, f"{len(entries)} shipped", "held-out, all", _pool(parts, [])))
         if not args.quick:
             pad = generated_runbooks(1000 - len(entries))
-            big = Retriever(entries + pad, embedding=emb, calibration=r.calibration, labelled=lab)
+            big = Retriever(entries + pad, embedding=emb, calibration=r.calibration,
+                            text_calibration=r.text_calibration, labelled=lab)
             m = evaluate(big, held or dev)
             rows.append((emb, "1,000 (padded)", "held-out, all" if held else "dev", m))
             lat_rows.append((emb, "in-memory", 1000, *latency(big, dev + held)))

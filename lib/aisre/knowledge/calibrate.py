@@ -11,15 +11,21 @@ to maximise end-to-end accuracy, where "none" must come back as ``best is None``
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from aisre.knowledge.retriever import CALIBRATION_PATH, FEATURES, Calibration, Retriever, _linked_runbook
+from aisre.knowledge.retriever import (CALIBRATION_PATH, FEATURES, Calibration, Retriever, _linked_runbook,
+                                      calibration_key)
 
 
 Labelled = Sequence[tuple[str, str, Sequence[Any]]]
+#: How much worse a wrong accept (the wrong runbook, or a runbook for an uncovered text) is than a wrong reject
+#: when the text model's bar is chosen. 1 = plain accuracy: a text-only match never acts by itself (the analyst
+#: proposes a fix only on independent evidence: an alert, a signature, a metric, the change it is about).
+ACCEPT_COST = 1.0
 
 
 def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +82,9 @@ def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") ->
     # Fit weights, then pick the threshold (0.30..0.80) with the best dev accuracy (ties: the higher bar).
     x, y = _rows(retriever, labelled)
     weights = fit_weights(x, y)
-    retriever.calibration = Calibration(weights=weights, threshold=0.5, embedding=retriever.embedding_name)
+    text_calibration = retriever.text_calibration
+    probe = Calibration(weights=weights, threshold=0.5, embedding=retriever.embedding_name)
+    retriever.calibration = retriever.text_calibration = probe    # one model while the bar is chosen
     best_t, best_acc = 0.5, -1.0
     for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
         acc = accuracy(retriever, labelled, float(t))
@@ -84,18 +92,53 @@ def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") ->
             best_t, best_acc = float(t), acc
     cal = Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
                       embedding=retriever.embedding_name, fitted_on=note)
-    retriever.calibration = cal
-    retriever.min_confidence = best_t
+    retriever.calibration, retriever.text_calibration = cal, text_calibration
     return cal
 
 
-def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH) -> None:
-    """Merge ``cal`` into the calibration file under its embedding name."""
+def fit_calibration_grouped(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
+                            groups: Mapping[str, Labelled], note: str = "", accept_cost: float = ACCEPT_COST
+                            ) -> Calibration:
+    """Fit the text model on labelled sets, each seen through a retriever whose evidence holds only the *other* sets.
+
+    ``make_retriever(evidence)`` builds a retriever with ``evidence`` (``(text, label)`` pairs) as its labelled
+    texts. Leaving a whole set out (not just the text itself) is what a new author's text meets: texts of one
+    author resemble each other, so with their siblings as neighbours the features look better than they will
+    on the next team's alerts. Weights are fitted on the pooled rows; the bar (0.30..0.80, ties: the higher)
+    minimises ``accept_cost`` x wrong accepts + wrong rejects over them: a wrong accept can start a runbook's
+    fix on the wrong problem, a wrong reject pages a human with the ranked runbooks attached.
+    """
+    views = {name: make_retriever([(t, e) for other, data in groups.items() if other != name for t, e, *_ in data])
+             for name in groups}
+    xs, ys = zip(*(_rows(views[name], data) for name, data in groups.items()))
+    weights = fit_weights(np.vstack([x for x in xs if len(x)]), np.concatenate(ys))
+    probe = Calibration(weights=weights, threshold=0.5, embedding=next(iter(views.values())).embedding_name)
+    tops: list[tuple[float, str, str]] = []
+    for name, data in groups.items():
+        r = views[name]
+        r.calibration = r.text_calibration = probe
+        for text, expect, metrics in data:
+            res = r.search(text, k=1, metrics=metrics)
+            top = res.matches[0] if res.matches else None
+            tops.append((top.confidence if top else 0.0, top.runbook_id if top else "none", expect))
+    best_t, best_cost = 0.5, math.inf
+    for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
+        wrong_accepts = sum(c >= t and got != want for c, got, want in tops)
+        wrong_rejects = sum(c < t and want != "none" for c, got, want in tops)
+        cost = accept_cost * wrong_accepts + wrong_rejects
+        if cost <= best_cost:
+            best_t, best_cost = float(t), cost
+    return Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
+                       embedding=probe.embedding, fitted_on=note)
+
+
+def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH, kind: str = "incident") -> None:
+    """Merge ``cal`` into the calibration file under its embedding name (``<name>:text`` for the text model)."""
     data: dict[str, Any] = {}
     if path.exists():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except ValueError:
             data = {}
-    data[cal.embedding] = cal.to_dict()
+    data[calibration_key(cal.embedding, kind)] = cal.to_dict()
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

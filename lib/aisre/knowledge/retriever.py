@@ -50,7 +50,7 @@ _WORDS = re.compile(r"[a-z0-9]+")
 
 CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "calibration.json"
 FEATURES = ("sig", "metric", "kw", "bm25_rel", "bm25_cov", "cos", "cos_gap", "both_top", "fused_gap", "oov",
-            "ex_cos", "ex_gap", "ex_top", "ni_cos", "pat", "lab_cos", "lab_gap")
+            "ex_cos", "ex_gap", "ex_top", "ni_cos", "pat", "lab_cos", "lab_gap", "lab_vote", "lab_none_vote")
 #: Texts that reach on-call channels but are not incidents (requests, notices, reminders): counter-examples.
 NON_INCIDENTS_PATH = Path(__file__).resolve().parent / "data" / "non_incidents.yaml"
 #: Used only until ``data/calibration.json`` exists (hand-set, conservative).
@@ -70,6 +70,10 @@ EXCLUDED_CAP = 0.1
 PATTERN_TIMEOUT_S = 0.02
 CANDIDATES_PER_LIST = 15
 RRF_K = 60
+#: Neighbour vote over the labelled texts: the ``NEIGHBOURS`` closest ones vote for their label with weight
+#: ``exp(cosine / NEIGHBOUR_TEMPERATURE)`` (a softmax: the closest few dominate, a crowd of far ones does not).
+NEIGHBOURS = 10
+NEIGHBOUR_TEMPERATURE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +93,17 @@ class Calibration:
                 "fitted_on": self.fitted_on}
 
 
-def load_calibration(embedding: str, path: Path = CALIBRATION_PATH) -> Calibration:
-    """The fitted calibration for ``embedding`` (``aisre_minilm_int8`` / ``aisre_hashing``), else defaults."""
+def calibration_key(embedding: str, kind: str = "incident") -> str:
+    """The calibration file's key: the embedding name, with ``:text`` for the text-only model."""
+    return embedding if kind == "incident" else f"{embedding}:{kind}"
+
+
+def load_calibration(embedding: str, path: Path = CALIBRATION_PATH, kind: str = "incident") -> Calibration:
+    """The fitted calibration for ``embedding`` (``aisre_minilm_int8`` / ``aisre_hashing``) and query kind
+    (``incident``: with metric evidence; ``text``: without - falls back to the incident fit), else defaults."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entry = data.get(embedding)
+        entry = data.get(calibration_key(embedding, kind)) or data.get(embedding)
         if entry:
             return Calibration(weights=entry["weights"], threshold=float(entry.get("threshold", 0.5)),
                                embedding=embedding, fitted_on=entry.get("fitted_on", ""))
@@ -156,12 +166,17 @@ class Retriever:
         ``"auto"`` (MiniLM, falling back to hashing with a warning), ``"minilm"``, ``"hashing"`` or an
         embedding function. Ignored for the vector part when a store is given (the store's embedding is used).
     min_confidence:
-        The acceptance bar for ``Retrieval.best``; default: the calibration's threshold.
+        The acceptance bar for ``Retrieval.best``; default: the threshold of the calibration that scored it.
+    calibration, text_calibration:
+        The confidence models (default: ``data/calibration.json``). ``calibration`` scores queries that come
+        with structured metric evidence (an incident's metric signals); ``text_calibration`` scores text
+        without it (alerts, log lines, chat). A text model can then be refitted on labelled text alone
+        without moving how metric-driven incidents are decided. Giving only ``calibration`` uses it for both.
     """
 
     def __init__(self, runbooks: Iterable[Runbook] | None, store: Any = None, *, embedding: Any = "auto",
                  min_confidence: float | None = None, calibration: Calibration | None = None,
-                 labelled: Sequence[tuple[str, str]] = ()) -> None:
+                 text_calibration: Calibration | None = None, labelled: Sequence[tuple[str, str]] = ()) -> None:
         self.store = store
         self._labelled = [(str(t)[:MAX_QUERY_CHARS], str(lab)) for t, lab in labelled if str(t).strip()]
         entries = list(runbooks) if runbooks is not None else []
@@ -172,12 +187,29 @@ class Retriever:
             entries += [e for e in entries_from(store.incidents) if e.id not in known]
         self._ef, self.embedding_name = self._resolve_embedding(embedding if store is None else store.embedding)
         self.calibration = calibration or load_calibration(self.embedding_name)
-        self.min_confidence = self.calibration.threshold if min_confidence is None else float(min_confidence)
+        # an explicit single calibration serves both kinds of query; otherwise each kind has its own fit
+        self.text_calibration = text_calibration or (calibration if calibration is not None
+                                                     else load_calibration(self.embedding_name, kind="text"))
+        self._bar_override = None if min_confidence is None else float(min_confidence)
         self._entries: list[Runbook] = []
         self._by_id: dict[str, Runbook] = {}
         self._memory: MemoryCollection | None = None
         self._text_vectors: dict[str, np.ndarray] = {}    # examples, labelled and counter-example texts
         self._rebuild(entries)
+
+    @property
+    def min_confidence(self) -> float:
+        """The bar for queries with metric evidence (the override, if one was given)."""
+        return self._bar_override if self._bar_override is not None else self.calibration.threshold
+
+    @min_confidence.setter
+    def min_confidence(self, value: float | None) -> None:
+        self._bar_override = None if value is None else float(value)
+
+    def calibration_for(self, metrics: Sequence[Any]) -> tuple[Calibration, float]:
+        """(confidence model, acceptance bar) for a query with or without structured metric evidence."""
+        cal = self.calibration if metrics else self.text_calibration
+        return cal, (self._bar_override if self._bar_override is not None else cal.threshold)
 
     # ------------------------------------------------------------------ setup
 
@@ -300,6 +332,28 @@ class Retriever:
         for i, link in self._linked_index:              # a linked past incident shares its runbook's rows
             out[i] = max(out[i], out[link])
         return out, sims[~owned]
+
+    def _neighbour_vote(self, vec: np.ndarray | None, skip: Sequence[int] = ()) -> tuple[dict[str, float], float]:
+        """(runbook id -> share of the vote, share for "none") of the :data:`NEIGHBOURS` closest labelled texts."""
+        if vec is None or not len(self._lab_owner) or self._lab_matrix.shape[1] != vec.shape[0]:
+            return {}, 0.0
+        sims = (self._lab_matrix @ vec).astype(np.float64)
+        sims[list(skip)] = -np.inf
+        near = np.argsort(-sims)[:NEIGHBOURS]
+        near = near[np.isfinite(sims[near])]
+        if not len(near):
+            return {}, 0.0
+        w = np.exp((sims[near] - sims[near].max()) / NEIGHBOUR_TEMPERATURE)
+        w /= w.sum()
+        votes: dict[str, float] = {}
+        none = 0.0
+        for row, share in zip(near, w):
+            owner = int(self._lab_owner[row])
+            if owner < 0:
+                none += float(share)
+            else:
+                votes[self._target_of[owner]] = votes.get(self._target_of[owner], 0.0) + float(share)
+        return votes, none
 
     def _non_incident_sim(self, vec: np.ndarray | None) -> float:
         """The best cosine between the query and a known non-incident text (0 when there are none)."""
@@ -442,6 +496,7 @@ class Retriever:
         lab_sims, lab_none_sims = self._best_per_entry(self._lab_matrix, self._lab_owner, qvec,
                                                        skip=self._lab_index.get(full, ()))
         lab_none = float(lab_none_sims.max()) if len(lab_none_sims) else 0.0
+        votes, none_vote = self._neighbour_vote(qvec, skip=self._lab_index.get(full, ()))
         ni = self._non_incident_sim(qvec)
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
@@ -493,6 +548,8 @@ class Retriever:
                 "pat": pat[i][0] if i in pat else 0.0,
                 "lab_cos": float(lab_sims[i]),
                 "lab_gap": float(lab_sims[i]) - max(other_lab, lab_none),
+                "lab_vote": votes.get(tgt[i], 0.0),
+                "lab_none_vote": none_vote,
                 "words": float(qwords),                # not a model feature: the short-query guard reads it
             }
             excluded = excl.get(i) or excl.get(self._index_of.get(tgt[i], i))
@@ -545,9 +602,10 @@ class Retriever:
         """
         k = max(1, int(k))
         cands = self.candidates(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
+        calibration, bar = self.calibration_for(metrics)
         grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
         for c in cands:
-            conf = self.calibration.confidence(c.features)
+            conf = calibration.confidence(c.features)
             f = c.features
             reasons = c.reasons
             if f.get("excluded"):
@@ -571,7 +629,7 @@ class Retriever:
             scored[target_id] = RunbookMatch(runbook_id=target_id, score=round(fused, 6), confidence=round(conf, 4),
                                               reasons=reasons, title=self._by_id[target_id].title)
         ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
-        best = ranked[0] if ranked and ranked[0].confidence >= self.min_confidence else None
+        best = ranked[0] if ranked and ranked[0].confidence >= bar else None
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
 
 

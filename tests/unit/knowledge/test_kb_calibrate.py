@@ -30,3 +30,99 @@ def test_weights_apply_to_raw_features_and_separate_the_classes():
 def test_fit_is_deterministic():
     x, y = _toy()
     assert fit_weights(x, y) == fit_weights(x, y)
+
+
+# ---------------------------------------------------------------- two models: text vs metric evidence
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from aisre.knowledge.calibrate import fit_calibration_grouped, save_calibration  # noqa: E402
+from aisre.knowledge.loader import load_runbooks  # noqa: E402
+from aisre.knowledge.retriever import Retriever, load_calibration  # noqa: E402
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "knowledge" / "runbooks"
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return load_runbooks(RUNBOOKS)
+
+
+def _flat(value: float, threshold: float) -> Calibration:
+    """A model that gives every candidate the same confidence (bias only)."""
+    return Calibration(weights={"bias": float(np.log(value / (1 - value)))}, threshold=threshold, embedding="t")
+
+
+def test_text_queries_use_the_text_model_and_metric_queries_the_other(entries):
+    r = Retriever(entries, embedding="hashing", calibration=_flat(0.3, 0.5), text_calibration=_flat(0.7, 0.5))
+    text = r.search("java.lang.OutOfMemoryError: Java heap space, heap climbing for days")
+    assert text.matches[0].confidence == pytest.approx(0.7) and text.best is not None
+    metric = r.search("java.lang.OutOfMemoryError: Java heap space, heap climbing for days",
+                      metrics=["memory_pct:trend"])
+    assert metric.matches[0].confidence == pytest.approx(0.3) and metric.best is None
+
+
+def test_each_model_has_its_own_bar_unless_one_is_forced(entries):
+    r = Retriever(entries, embedding="hashing", calibration=_flat(0.6, 0.7), text_calibration=_flat(0.6, 0.5))
+    assert r.search("disk full on /var, no space left on device").best is not None          # 0.6 >= 0.5
+    assert r.search("disk full on /var", metrics=["disk_pct:trend"]).best is None            # 0.6 < 0.7
+    forced = Retriever(entries, embedding="hashing", calibration=_flat(0.6, 0.7), text_calibration=_flat(0.6, 0.5),
+                       min_confidence=0.65)
+    assert forced.search("disk full on /var, no space left on device").best is None
+    assert forced.min_confidence == 0.65
+
+
+def test_one_explicit_calibration_serves_both_kinds(entries):
+    cal = _flat(0.4, 0.5)
+    r = Retriever(entries, embedding="hashing", calibration=cal)
+    assert r.text_calibration is cal
+
+
+def test_text_model_is_saved_under_its_own_key_and_falls_back(tmp_path):
+    path = tmp_path / "calibration.json"
+    save_calibration(Calibration(weights={"bias": -1.0}, threshold=0.6, embedding="emb"), path)
+    assert load_calibration("emb", path, kind="text").threshold == 0.6           # no text model yet: the other
+    save_calibration(Calibration(weights={"bias": 1.0}, threshold=0.4, embedding="emb"), path, kind="text")
+    assert set(json.loads(path.read_text())) == {"emb", "emb:text"}
+    assert load_calibration("emb", path, kind="text").threshold == 0.4
+    assert load_calibration("emb", path).threshold == 0.6
+
+
+def test_neighbour_vote_follows_the_closest_labelled_texts(entries):
+    labelled = [("checkout pods restarting, exit code 137 OOMKilled", "oom-killed"),
+                ("payments container OOMKilled again, limit 512Mi", "oom-killed"),
+                ("please add me to the grafana editors group", "none")]
+    r = Retriever(entries, embedding="hashing", labelled=labelled)
+    feats = {c.entry.id: c.features for c in r.candidates("search pods OOMKilled exit code 137 after the batch import")}
+    assert feats["oom-killed"]["lab_vote"] > 0.5
+    assert feats["oom-killed"]["lab_none_vote"] < 0.5
+    # a labelled text never votes for itself (leave-one-out): only its sibling does
+    own = {c.entry.id: c.features for c in r.candidates("payments container OOMKilled again, limit 512Mi")}
+    alone = Retriever(entries, embedding="hashing", labelled=labelled[:1] + labelled[2:])
+    assert own["oom-killed"]["lab_vote"] == pytest.approx(
+        {c.entry.id: c.features for c in alone.candidates("payments container OOMKilled again, limit 512Mi")}
+        ["oom-killed"]["lab_vote"])
+
+
+def test_grouped_fit_leaves_each_set_out_of_its_own_evidence(entries):
+    groups = {
+        "a": [("java.lang.OutOfMemoryError heap climbing for days", "memory-leak", ()),
+              ("no space left on device on /var/log", "disk-full", ()),
+              ("please review my pull request", "none", ())],
+        "b": [("heap usage grows every hour until OutOfMemoryError", "memory-leak", ()),
+              ("filesystem / is 99% full on build-agent-3", "disk-full", ()),
+              ("lunch at noon?", "none", ())],
+    }
+    seen: list[list[str]] = []
+
+    def make(evidence):
+        seen.append(sorted(t for t, _ in evidence))
+        return Retriever(entries, embedding="hashing", labelled=evidence)
+
+    cal = fit_calibration_grouped(make, groups, note="toy")
+    assert sorted(seen) == sorted([sorted(t for t, _, _ in groups["b"]), sorted(t for t, _, _ in groups["a"])])
+    assert 0.3 <= cal.threshold <= 0.8 and cal.fitted_on == "toy"
+    assert set(cal.weights) == {"bias", *FEATURES}
