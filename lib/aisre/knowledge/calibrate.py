@@ -5,8 +5,10 @@ the expected runbook and 0 otherwise (always 0 for a ``none`` query). The fitted
 ``confidence`` the probability that the top-ranked runbook is right; the acceptance threshold is then picked on the same (dev) queries
 to maximise end-to-end accuracy, where "none" must come back as ``best is None``.
 
-``bench/retrieval.py --fit`` runs this on the dev queries and writes ``data/calibration.json``; the held-out
-(blind test) set is never used for fitting.
+Two models live in ``data/calibration.json``: :func:`fit_calibration` (``bench/retrieval.py --fit``, every
+labelled text, leave-one-out) for queries with metric evidence, and :func:`fit_calibration_grouped`
+(``--fit-text``, texts without metrics, leave-one-set-out) for text alone. The held-out (blind test) sets are
+never used for fitting.
 """
 from __future__ import annotations
 
