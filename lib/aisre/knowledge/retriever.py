@@ -315,16 +315,24 @@ class Retriever:
             return np.zeros((0, 1), dtype=np.float32)
         return np.stack([self._text_vectors[t] for t in texts]).astype(np.float32)
 
-    def _best_per_entry(self, matrix: np.ndarray, owner: np.ndarray, vec: np.ndarray | None,
+    @staticmethod
+    def _row_sims(matrix: np.ndarray, vec: np.ndarray | None) -> np.ndarray | None:
+        """Cosine of the query to every row of ``matrix`` (None without a query vector or rows)."""
+        if vec is None or not len(matrix) or matrix.shape[1] != vec.shape[0]:
+            return None
+        return (matrix @ vec).astype(np.float64)
+
+    def _best_per_entry(self, sims: np.ndarray | None, owner: np.ndarray,
                         skip: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
         """(per entry: the best cosine to one of its rows, 0 without rows; the cosines of unowned rows).
 
-        ``owner`` gives each row's entry index, -1 for rows that belong to no entry; ``skip`` rows are ignored.
+        ``sims`` are the query's cosines to the rows (:meth:`_row_sims`); ``owner`` gives each row's entry
+        index, -1 for rows that belong to no entry; ``skip`` rows are ignored.
         """
         out = np.zeros(len(self._entries), dtype=np.float64)
-        if vec is None or not len(owner) or matrix.shape[1] != vec.shape[0]:
+        if sims is None:
             return out, np.zeros(0)
-        sims = (matrix @ vec).astype(np.float64)
+        sims = sims.copy()
         sims[list(skip)] = -1.0
         owned = owner >= 0
         if owned.any():
@@ -333,11 +341,12 @@ class Retriever:
             out[i] = max(out[i], out[link])
         return out, sims[~owned]
 
-    def _neighbour_vote(self, vec: np.ndarray | None, skip: Sequence[int] = ()) -> tuple[dict[str, float], float]:
-        """(runbook id -> share of the vote, share for "none") of the :data:`NEIGHBOURS` closest labelled texts."""
-        if vec is None or not len(self._lab_owner) or self._lab_matrix.shape[1] != vec.shape[0]:
+    def _neighbour_vote(self, sims: np.ndarray | None, skip: Sequence[int] = ()) -> tuple[dict[str, float], float]:
+        """(runbook id -> share of the vote, share for "none") of the :data:`NEIGHBOURS` closest labelled texts,
+        given the query's cosines to the labelled texts."""
+        if sims is None:
             return {}, 0.0
-        sims = (self._lab_matrix @ vec).astype(np.float64)
+        sims = sims.copy()
         sims[list(skip)] = -np.inf
         near = np.argsort(-sims)[:NEIGHBOURS]
         near = near[np.isfinite(sims[near])]
@@ -357,8 +366,8 @@ class Retriever:
 
     def _non_incident_sim(self, vec: np.ndarray | None) -> float:
         """The best cosine between the query and a known non-incident text (0 when there are none)."""
-        _, sims = self._best_per_entry(self._ni_matrix, np.full(len(self._ni_matrix), -1), vec)
-        return float(sims.max()) if len(sims) else 0.0
+        sims = self._row_sims(self._ni_matrix, vec)
+        return float(sims.max()) if sims is not None else 0.0
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
@@ -453,8 +462,7 @@ class Retriever:
     def _embed_query(self, text: str) -> np.ndarray | None:
         if not text.strip():
             return None
-        ef = self._ef if self.store is None else self.store.embedding
-        return np.asarray(ef([text])[0], dtype=np.float32)
+        return np.asarray(self._ef([text])[0], dtype=np.float32)     # the store's embedding when there is one
 
     def _vector_sims(self, vec: np.ndarray | None, text: str) -> np.ndarray:
         n = len(self._entries)
@@ -490,13 +498,13 @@ class Retriever:
         bm = self._bm25.score(qtok)
         qvec = self._embed_query(full)
         sims = self._vector_sims(qvec, full)
-        ex_sims, _ = self._best_per_entry(self._ex_matrix, self._ex_owner, qvec)
+        ex_sims, _ = self._best_per_entry(self._row_sims(self._ex_matrix, qvec), self._ex_owner)
         # a labelled text identical to the query is skipped (leave-one-out): fitting on the labelled texts
         # then measures what a new text gets, and a live query is treated the same way as the fit
-        lab_sims, lab_none_sims = self._best_per_entry(self._lab_matrix, self._lab_owner, qvec,
-                                                       skip=self._lab_index.get(full, ()))
+        lab_rows, own = self._row_sims(self._lab_matrix, qvec), self._lab_index.get(full, ())
+        lab_sims, lab_none_sims = self._best_per_entry(lab_rows, self._lab_owner, skip=own)
         lab_none = float(lab_none_sims.max()) if len(lab_none_sims) else 0.0
-        votes, none_vote = self._neighbour_vote(qvec, skip=self._lab_index.get(full, ()))
+        votes, none_vote = self._neighbour_vote(lab_rows, skip=own)
         ni = self._non_incident_sim(qvec)
         sig = self._signature_hits(normalise(full), signatures, alerts)
         met = self._metric_hits(metrics)
