@@ -2,8 +2,8 @@
 
 Each labelled query yields one row: the features of its top-ranked candidate, labelled 1 when that is
 the expected runbook and 0 otherwise (always 0 for a ``none`` query). The fitted weights make
-``confidence`` the probability that the top-ranked runbook is right; the acceptance threshold is then picked on the same (dev) queries
-to maximise end-to-end accuracy, where "none" must come back as ``best is None``.
+``confidence`` the probability that the top-ranked runbook is right; the acceptance threshold is then picked
+on the same (dev) queries to maximise end-to-end accuracy, where "none" must come back as ``best is None``.
 
 Two models live in ``data/calibration.json``: :func:`fit_calibration` (``bench/retrieval.py --fit``, every
 labelled text, leave-one-out) for queries with metric evidence, and :func:`fit_calibration_grouped`
@@ -13,7 +13,6 @@ never used for fitting.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,10 +23,6 @@ from aisre.knowledge.retriever import (CALIBRATION_PATH, FEATURES, Calibration, 
 
 
 Labelled = Sequence[tuple[str, str, Sequence[Any]]]
-#: How much worse a wrong accept (the wrong runbook, or a runbook for an uncovered text) is than a wrong reject
-#: when the text model's bar is chosen. 1 = plain accuracy: a text-only match never acts by itself (the analyst
-#: proposes a fix only on independent evidence: an alert, a signature, a metric, the change it is about).
-ACCEPT_COST = 1.0
 
 
 def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndarray]:
@@ -43,9 +38,9 @@ def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndar
     return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
 
 
-def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 5000, lr: float = 1.0,
-                balanced: bool = False) -> dict[str, float]:
-    """L2-regularised logistic regression by full-batch gradient descent (optionally class-balanced).
+def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 5000, lr: float = 1.0
+                ) -> dict[str, float]:
+    """L2-regularised logistic regression by full-batch gradient descent.
 
     Features are standardised for the fit (so one step size suits them all) and the weights are mapped
     back to the raw scale, so :meth:`Calibration.confidence` applies them to raw features unchanged.
@@ -55,13 +50,10 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 50
     sd = x.std(axis=0)
     sd[sd < 1e-9] = 1.0                                   # a constant feature keeps weight 0
     xb = np.hstack([np.ones((n, 1)), (x - mu) / sd])
-    pos = max(1.0, y.sum())
-    neg = max(1.0, n - y.sum())
-    sw = np.where(y > 0, n / (2 * pos), n / (2 * neg)) if balanced else np.ones(n)
     w = np.zeros(d + 1)
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-np.clip(xb @ w, -40, 40)))
-        grad = xb.T @ ((p - y) * sw) / n
+        grad = xb.T @ (p - y) / n
         grad[1:] += l2 * w[1:]
         w -= lr * grad
     raw = w[1:] / sd
@@ -69,29 +61,42 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 50
     return {"bias": float(bias), **{f: float(v) for f, v in zip(FEATURES, raw)}}
 
 
-def accuracy(retriever: Retriever, labelled: Labelled, threshold: float) -> float:
-    ok = 0
+def _top_answers(retriever: Retriever, labelled: Labelled) -> list[tuple[float, str, str]]:
+    """(confidence, top-ranked runbook or "none", expected) per labelled text, with the retriever's models."""
+    out = []
     for text, expect, metrics in labelled:
         res = retriever.search(text, k=1, metrics=metrics)
         top = res.matches[0] if res.matches else None
-        got = top.runbook_id if top is not None and top.confidence >= threshold else "none"
-        ok += got == expect
-    return ok / max(1, len(labelled))
+        out.append((top.confidence if top else 0.0, top.runbook_id if top else "none", expect))
+    return out
+
+
+def _choose_bar(tops: Sequence[tuple[float, str, str]]) -> float:
+    """The bar (0.30..0.80, ties: the higher) with the most right answers: the top runbook when accepted,
+    "none" when rejected. Plain accuracy also for the text model: a text-only match never acts by itself (the
+    analyst proposes a fix only on independent evidence - an alert, a signature, a metric, the change)."""
+    best_t, best_ok = 0.5, -1
+    for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
+        ok = sum((c >= t and got == want) or (c < t and want == "none") for c, got, want in tops)
+        if ok >= best_ok:
+            best_t, best_ok = float(t), ok
+    return best_t
+
+
+def _probe(retriever: Retriever, weights: Mapping[str, float]) -> None:
+    """Give ``retriever`` one unrounded model for both kinds of query while its bar is chosen."""
+    retriever.calibration = retriever.text_calibration = Calibration(weights=weights, threshold=0.5,
+                                                                    embedding=retriever.embedding_name)
 
 
 def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") -> Calibration:
-    """Fit on ``(text, expected runbook id or "none", metric patterns)`` triples."""
-    # Fit weights, then pick the threshold (0.30..0.80) with the best dev accuracy (ties: the higher bar).
+    """Fit the model for queries with metric evidence on ``(text, expected runbook id or "none", metrics)``
+    triples (every labelled text, leave-one-out); the bar is the one with the best accuracy."""
     x, y = _rows(retriever, labelled)
     weights = fit_weights(x, y)
     text_calibration = retriever.text_calibration
-    probe = Calibration(weights=weights, threshold=0.5, embedding=retriever.embedding_name)
-    retriever.calibration = retriever.text_calibration = probe    # one model while the bar is chosen
-    best_t, best_acc = 0.5, -1.0
-    for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
-        acc = accuracy(retriever, labelled, float(t))
-        if acc >= best_acc:
-            best_t, best_acc = float(t), acc
+    _probe(retriever, weights)
+    best_t = _choose_bar(_top_answers(retriever, labelled))
     cal = Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
                       embedding=retriever.embedding_name, fitted_on=note)
     retriever.calibration, retriever.text_calibration = cal, text_calibration
@@ -99,39 +104,25 @@ def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") ->
 
 
 def fit_calibration_grouped(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
-                            groups: Mapping[str, Labelled], note: str = "", accept_cost: float = ACCEPT_COST
-                            ) -> Calibration:
+                            groups: Mapping[str, Labelled], note: str = "") -> Calibration:
     """Fit the text model on labelled sets, each seen through a retriever whose evidence holds only the *other* sets.
 
     ``make_retriever(evidence)`` builds a retriever with ``evidence`` (``(text, label)`` pairs) as its labelled
     texts. Leaving a whole set out (not just the text itself) is what a new author's text meets: texts of one
     author resemble each other, so with their siblings as neighbours the features look better than they will
-    on the next team's alerts. Weights are fitted on the pooled rows; the bar (0.30..0.80, ties: the higher)
-    minimises ``accept_cost`` x wrong accepts + wrong rejects over them: a wrong accept can start a runbook's
-    fix on the wrong problem, a wrong reject pages a human with the ranked runbooks attached.
+    on the next team's alerts. Weights are fitted on the pooled rows, the bar on the pooled answers.
     """
     views = {name: make_retriever([(t, e) for other, data in groups.items() if other != name for t, e, *_ in data])
              for name in groups}
     xs, ys = zip(*(_rows(views[name], data) for name, data in groups.items()))
     weights = fit_weights(np.vstack([x for x in xs if len(x)]), np.concatenate(ys))
-    probe = Calibration(weights=weights, threshold=0.5, embedding=next(iter(views.values())).embedding_name)
     tops: list[tuple[float, str, str]] = []
     for name, data in groups.items():
-        r = views[name]
-        r.calibration = r.text_calibration = probe
-        for text, expect, metrics in data:
-            res = r.search(text, k=1, metrics=metrics)
-            top = res.matches[0] if res.matches else None
-            tops.append((top.confidence if top else 0.0, top.runbook_id if top else "none", expect))
-    best_t, best_cost = 0.5, math.inf
-    for t in np.round(np.arange(0.30, 0.81, 0.05), 2):
-        wrong_accepts = sum(c >= t and got != want for c, got, want in tops)
-        wrong_rejects = sum(c < t and want != "none" for c, got, want in tops)
-        cost = accept_cost * wrong_accepts + wrong_rejects
-        if cost <= best_cost:
-            best_t, best_cost = float(t), cost
+        _probe(views[name], weights)
+        tops += _top_answers(views[name], data)
+    best_t = _choose_bar(tops)
     return Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
-                       embedding=probe.embedding, fitted_on=note)
+                       embedding=next(iter(views.values())).embedding_name, fitted_on=note)
 
 
 def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH, kind: str = "incident") -> None:
