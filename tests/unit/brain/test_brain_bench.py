@@ -1,20 +1,18 @@
 """The triage benchmark harness: offline targets hold, and a hostile model cannot break the allow-lists."""
-import importlib.util
 import json
 import pathlib
 import random
 
 import pytest
 
+from plugins._bench import load_bench
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_triage", ROOT / "bench" / "triage.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("triage")
 
 
 @pytest.fixture(scope="module")

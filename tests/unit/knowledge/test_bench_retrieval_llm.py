@@ -1,26 +1,21 @@
 """bench/retrieval_llm.py: recorded LLM answers replay through the real analyst and its safety rules."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from aisre.knowledge.loader import load_runbooks
 from aisre.knowledge.retriever import Retriever
+from plugins._bench import load_bench
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("retrieval_llm_bench", ROOT / "bench" / "retrieval_llm.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("retrieval_llm")
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,19 @@
 """TemplateMiner and EventAssembler: behaviour, persistence, accuracy floor, unhappy input."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from aisre.detect.logparse import EventAssembler, TemplateMiner, template_id_of
 from aisre.errors import ValidationError
+from plugins._bench import load_bench
 
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_loghub", REPO / "bench" / "loghub.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("loghub")
 
 
 def test_numbers_and_ips_are_parameters():
