@@ -115,12 +115,14 @@ def record(out: Path) -> int:
     return 0
 
 
-def load_answers(name: str) -> dict[int, dict[str, str]]:
+def load_answers(name: str) -> tuple[str, dict[int, dict[str, str]]]:
+    """(the model that answered, {n: {answer, sha256}}) for one held-out set; ("", {}) when none recorded."""
     path = ANSWERS / f"{name}.yaml"
     if not path.exists():
-        return {}
+        return "", {}
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {int(a["n"]): {"answer": str(a["answer"]), "sha256": str(a["sha256"])} for a in doc.get("answers", [])}
+    answers = {int(a["n"]): {"answer": str(a["answer"]), "sha256": str(a["sha256"])} for a in doc.get("answers", [])}
+    return str(doc.get("model") or ""), answers
 
 
 def score(rows: list[tuple[str, str]]) -> dict[str, float]:
@@ -141,11 +143,13 @@ def replay() -> int:
     misses: list[str] = []
     pooled_r: list[tuple[str, str]] = []
     pooled_l: list[tuple[str, str]] = []
+    models: set[str] = set()
     for name, data in held.items():
-        answers = load_answers(name)
+        model, answers = load_answers(name)
         if not answers:
             print(f"{name}: no recorded answers in {ANSWERS}; skipped")
             continue
+        models.add(model)
         rows_r, rows_l, same = [], [], 0
         for n, (text, want, _) in enumerate(data):
             rec = answers.get(n)
@@ -169,13 +173,12 @@ def replay() -> int:
         lines.append(f"| all | {len(pooled_l)} | | | {r['top1']:.3f} | {r['none_precision']:.3f} / "
                      f"{r['none_recall']:.3f} | **{m['top1']:.3f}** | **{m['none_precision']:.3f} / "
                      f"{m['none_recall']:.3f}** |")
-    models = sorted({h for name in held for h in _header_models(name)})
     text = "\n".join([
         "## Runbook identification through the LLM analyst (`bench/retrieval_llm.py`)", "",
         "The held-out blind texts as one-signal incidents; the shipped retriever's top 5 go into the real "
         "LLMAnalyst triage prompt; recorded answers are replayed through the analyst's parsing and safety rules. "
         "Identification = the analyst's runbook (`transient-glitch` for a transient classification without one), "
-        f"else none. Answers recorded from: {', '.join(models) or 'n/a'}.", "", *lines, "",
+        f"else none. Answers recorded from: {', '.join(sorted(m for m in models if m)) or 'n/a'}.", "", *lines, "",
         "Misses:", "", *([f"- {x}" for x in misses] or ["- none"]), "",
         "Reproduce: `PYTHONPATH=lib .venv/bin/python bench/retrieval_llm.py` (replay; `--record DIR` writes the "
         "prompts for a new recording).", ""])
@@ -183,14 +186,6 @@ def replay() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text, encoding="utf-8")
     return 0
-
-
-def _header_models(name: str) -> list[str]:
-    path = ANSWERS / f"{name}.yaml"
-    if not path.exists():
-        return []
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return [str(doc["model"])] if doc.get("model") else []
 
 
 def main(argv: list[str] | None = None) -> int:
