@@ -100,16 +100,33 @@ def calibration_key(embedding: str, kind: str = "incident") -> str:
 
 def load_calibration(embedding: str, path: Path = CALIBRATION_PATH, kind: str = "incident") -> Calibration:
     """The fitted calibration for ``embedding`` (``aisre_minilm_int8`` / ``aisre_hashing``) and query kind
-    (``incident``: with metric evidence; ``text``: without - falls back to the incident fit), else defaults."""
+    (``incident``: with metric evidence; ``text``: without - falls back to the incident fit), else defaults.
+
+    A missing file means defaults; an unreadable or malformed one (not a mapping of models, weights that are
+    not numbers) also means defaults, with a warning - the retriever still works, conservatively.
+    """
+    defaults = Calibration(weights=DEFAULT_WEIGHTS, threshold=0.5, embedding=embedding, fitted_on="defaults")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        entry = data.get(calibration_key(embedding, kind)) or data.get(embedding)
-        if entry:
-            return Calibration(weights=entry["weights"], threshold=float(entry.get("threshold", 0.5)),
-                               embedding=embedding, fitted_on=entry.get("fitted_on", ""))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return Calibration(weights=DEFAULT_WEIGHTS, threshold=0.5, embedding=embedding, fitted_on="defaults")
+    except FileNotFoundError:
+        return defaults
+    except (OSError, ValueError) as exc:
+        log.warning("calibration file %s unreadable (%s); using default weights", path, exc)
+        return defaults
+    entry = (data.get(calibration_key(embedding, kind)) or data.get(embedding)) if isinstance(data, dict) else None
+    if entry is None and isinstance(data, dict):
+        return defaults
+    try:
+        weights = {str(k): float(v) for k, v in entry["weights"].items()}
+        threshold = float(entry.get("threshold", 0.5))
+        if not 0.0 <= threshold <= 1.0 or not all(math.isfinite(v) for v in weights.values()):
+            raise ValueError("threshold outside [0, 1] or a weight that is not finite")
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        log.warning("calibration file %s: no usable %s model for %s (%s); using default weights",
+                    path, kind, embedding, exc)
+        return defaults
+    return Calibration(weights=weights, threshold=threshold, embedding=embedding,
+                       fitted_on=str(entry.get("fitted_on", "")))
 
 
 @dataclasses.dataclass(frozen=True)

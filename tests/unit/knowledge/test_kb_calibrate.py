@@ -126,3 +126,14 @@ def test_grouped_fit_leaves_each_set_out_of_its_own_evidence(entries):
     assert sorted(seen) == sorted([sorted(t for t, _, _ in groups["b"]), sorted(t for t, _, _ in groups["a"])])
     assert 0.3 <= cal.threshold <= 0.8 and cal.fitted_on == "toy"
     assert set(cal.weights) == {"bias", *FEATURES}
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"emb:text": {"weights": "oops"}}', '{"emb": 5}',
+                                     '{"emb": {"weights": {"bias": NaN}}}',
+                                     '{"emb": {"weights": {"bias": 1}, "threshold": 3}}'])
+def test_a_broken_calibration_file_gives_the_defaults_for_both_models(tmp_path, content):
+    path = tmp_path / "calibration.json"
+    path.write_text(content)
+    for kind in ("incident", "text"):
+        cal = load_calibration("emb", path, kind=kind)
+        assert cal.fitted_on == "defaults" and 0 < cal.threshold < 1
