@@ -4,7 +4,9 @@
   chroma's own ``ONNXMiniLM_L6_V2`` class, pointed at a local folder instead of its S3 download, with
   the tokenizer files vendored under ``aisre/knowledge/data/minilm/`` (Apache-2.0, see NOTICE there).
   Batches are padded to their longest document (not to 256 tokens): ~10x faster, same vectors.
-  The sha256 of ``model.onnx`` and ``tokenizer.json`` is verified before first use.
+  The sha256 of ``model.onnx`` and ``tokenizer.json`` is verified before first use. What runs is a
+  dynamically quantized copy built once into the cache folder (:func:`runtime_model`): ~2.3x faster on
+  one core, vectors within cosine 0.98 of the source model's (the unquantized model when that fails).
 * :class:`HashingEmbedding` - pure numpy feature hashing (words + character trigrams); lexical only.
   A fallback when the model files are missing and the fast, deterministic choice for tests.
 
@@ -14,6 +16,7 @@ plain callables ``ef(list_of_texts) -> list[np.ndarray]`` for the in-memory stor
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -31,6 +34,17 @@ TOKENIZER_FILES = ("config.json", "special_tokens_map.json", "tokenizer_config.j
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256
+#: The runtime model's tag (``model-dq8.onnx``): the source model's weights folded to float by onnxruntime's
+#: basic graph optimisation, then dynamically quantized by onnxruntime's own quantizer (int8 weights per
+#: output channel, int8 activations computed per call) - the int8 kernels a modern CPU runs fast.
+RUNTIME_VARIANT = "dq8"
+#: The quantized copy is used only if its vectors for these texts stay this close to the source model's.
+PROBE_TEXTS = ("java.lang.OutOfMemoryError: Java heap space", "disk /var/lib/postgresql is 97% full",
+               "checkout p99 latency doubled after the 14:02 deploy of payments v2.3.1",
+               "could someone review my pull request for the billing service today?")
+MIN_PROBE_COSINE = 0.97
+
+log = logging.getLogger(__name__)
 
 _verified: set[tuple[str, str]] = set()
 _lock = threading.Lock()
@@ -102,6 +116,89 @@ def assemble_model_dir(model_path: Path | None = None, tokenizer_dir: Path = DAT
         return dest
 
 
+def mean_pooled(session: Any, tokenizer: Any, texts: Sequence[str]) -> np.ndarray:
+    """Unit-length mean-pooled vectors of ``texts`` (one batch, padded to its longest) from a MiniLM session."""
+    enc = tokenizer.encode_batch([t if t.strip() else "empty" for t in texts])
+    ids = np.array([e.ids for e in enc], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+    hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    m = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
+    return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
+
+
+def onnx_session(path: Path, level: str = "all", save_to: Path | None = None) -> Any:
+    """A one-thread CPU session (the retriever's budget is one core per query)."""
+    import onnxruntime as ort  # noqa: PLC0415
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if level == "all"
+                                   else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+    if save_to is not None:
+        so.optimized_model_filepath = str(save_to)
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"], sess_options=so)
+
+
+class _QuietQuantizer(logging.Filter):
+    """onnxruntime's quantizer logs through the root logger (one line per tensor, advice): keep it out."""
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "/onnxruntime/quantization/" not in record.pathname.replace("\\", "/")
+
+
+def _quantize(source: Path, target: Path) -> None:
+    """Write the dynamically quantized copy of ``source`` to ``target`` (atomically)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415 - needs the onnx package
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".dq8-") as tmp:
+        folded = Path(tmp) / "folded.onnx"
+        onnx_session(source, level="basic", save_to=folded)        # weights folded to float initialisers
+        out = Path(tmp) / "quantized.onnx"
+        quiet = _QuietQuantizer()
+        logging.getLogger().addFilter(quiet)
+        try:
+            quantize_dynamic(str(folded), str(out), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            logging.getLogger().removeFilter(quiet)
+        os.replace(out, target)
+
+
+def runtime_model(onnx_dir: Path) -> tuple[Path, str]:
+    """The model file to run and its variant tag: ``(<dir>/model-dq8.onnx, "dq8")``, built on first use (~3 s)
+    and checked against the source on :data:`PROBE_TEXTS`; ``(<dir>/model.onnx, "")`` with a warning when the
+    quantizer is missing (``pip install onnx``) or fails, or the copy's vectors drift; also when
+    ``AISRE_MINILM_EXACT`` is set."""
+    source = Path(onnx_dir) / "model.onnx"
+    if os.environ.get("AISRE_MINILM_EXACT"):
+        return source, ""
+    target = Path(onnx_dir) / f"model-{RUNTIME_VARIANT}.onnx"
+    marker = target.with_suffix(".ok")
+    with _lock:
+        if target.is_file() and marker.is_file():
+            return target, RUNTIME_VARIANT
+        try:
+            _quantize(source, target)
+            from tokenizers import Tokenizer  # noqa: PLC0415
+            tok = Tokenizer.from_file(str(Path(onnx_dir) / "tokenizer.json"))
+            tok.enable_padding(pad_id=0, pad_token="[PAD]")
+            cos = float(np.min(np.sum(mean_pooled(onnx_session(source), tok, PROBE_TEXTS)
+                                      * mean_pooled(onnx_session(target), tok, PROBE_TEXTS), axis=1)))
+        except ImportError as exc:
+            log.warning("MiniLM runs unquantized (about 2x slower per query): %s; pip install onnx==1.23.2", exc)
+            return source, ""
+        except Exception as exc:  # noqa: BLE001 - any quantizer failure leaves the verified source model
+            log.warning("MiniLM runs unquantized: building the quantized copy failed (%s: %s)",
+                        type(exc).__name__, exc)
+            return source, ""
+        if cos < MIN_PROBE_COSINE:
+            log.warning("MiniLM runs unquantized: the quantized copy's vectors drift (cosine %.3f < %.2f)",
+                        cos, MIN_PROBE_COSINE)
+            target.unlink(missing_ok=True)
+            return source, ""
+        marker.write_text(f"min probe cosine {cos:.5f}\n", encoding="utf-8")
+        return target, RUNTIME_VARIANT
+
+
 def _onnx_base() -> type:
     try:
         from chromadb.utils.embedding_functions.onnx_mini_lm_l6_v2 import ONNXMiniLM_L6_V2  # noqa: PLC0415
@@ -123,6 +220,7 @@ def _make_local_minilm() -> type:
             self._cache_dir = cache_dir
             self.DOWNLOAD_PATH = assemble_model_dir(Path(model_path) if model_path else None,
                                                     cache_dir=Path(cache_dir) if cache_dir else None)
+            self.runtime_path, self.variant = runtime_model(Path(self.DOWNLOAD_PATH) / "onnx")
 
         def _download_model_if_not_exists(self) -> None:  # never download: files are verified in __init__
             missing = [n for n in ("model.onnx",) + TOKENIZER_FILES
@@ -139,33 +237,24 @@ def _make_local_minilm() -> type:
 
         @cached_property
         def model(self) -> Any:
-            so = self.ort.SessionOptions()
-            so.log_severity_level = 3
-            so.intra_op_num_threads = 1
-            so.inter_op_num_threads = 1
-            so.graph_optimization_level = self.ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            return self.ort.InferenceSession(str(Path(self.DOWNLOAD_PATH) / "onnx" / "model.onnx"),
-                                             providers=self._preferred_providers, sess_options=so)
+            return onnx_session(self.runtime_path)
 
         def _forward(self, documents: list[str], batch_size: int = 16) -> np.ndarray:
             out = []
             order = sorted(range(len(documents)), key=lambda j: len(documents[j]))   # less padding per batch
             docs = [documents[j] for j in order]
             for i in range(0, len(docs), batch_size):
-                enc = self.tokenizer.encode_batch([d if d.strip() else "empty" for d in docs[i:i + batch_size]])
-                ids = np.array([e.ids for e in enc], dtype=np.int64)
-                mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-                hidden = self.model.run(None, {"input_ids": ids, "attention_mask": mask,
-                                               "token_type_ids": np.zeros_like(ids)})[0]
-                m = mask[:, :, None].astype(np.float32)
-                pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-                out.append(self._normalize(pooled).astype(np.float32))
+                out.append(mean_pooled(self.model, self.tokenizer, docs[i:i + batch_size]))
             if not out:
                 return np.zeros((0, 384), dtype=np.float32)
             sorted_vecs = np.concatenate(out)
             result = np.empty_like(sorted_vecs)
             result[order] = sorted_vecs
             return result
+
+        def cache_name(self) -> str:
+            """Key of the on-disk vector cache: the model name plus the runtime variant (vectors differ)."""
+            return f"{self.name()}-{self.variant}" if self.variant else self.name()
 
         @staticmethod
         def name() -> str:
@@ -189,7 +278,7 @@ def _make_local_minilm() -> type:
 
 
 _LOCAL_CLASS: type | None = None
-_INSTANCES: dict[tuple[str | None, str | None, str], Any] = {}
+_INSTANCES: dict[tuple[str | None, str | None, str, bool], Any] = {}
 
 
 def LocalMiniLM(model_path: str | None = None, cache_dir: str | None = None) -> Any:  # noqa: N802 - factory
@@ -200,7 +289,7 @@ def LocalMiniLM(model_path: str | None = None, cache_dir: str | None = None) -> 
     files are missing or fail their sha256 check.
     """
     global _LOCAL_CLASS
-    key = (model_path, cache_dir, os.environ.get("AISRE_MINILM_ONNX", ""))
+    key = (model_path, cache_dir, os.environ.get("AISRE_MINILM_ONNX", ""), bool(os.environ.get("AISRE_MINILM_EXACT")))
     with _lock:
         hit = _INSTANCES.get(key)
         if hit is not None:

@@ -105,7 +105,7 @@ def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]
     """Embed ``texts``, reusing vectors already computed with the same named embedding - in this process or,
     through :mod:`aisre.knowledge.vector_cache`, by an earlier process of the same user."""
     from aisre.knowledge import vector_cache  # noqa: PLC0415
-    name = ef.name() if hasattr(ef, "name") else ""
+    name = ef.cache_name() if hasattr(ef, "cache_name") else ef.name() if hasattr(ef, "name") else ""
     if not name:
         return [np.asarray(v, dtype=np.float32) for v in ef(texts)]
     disk = vector_cache.DiskVectorCache(name) if vector_cache.enabled() else None
