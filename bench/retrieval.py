@@ -12,7 +12,7 @@ Queries:
 
 * **dev** - every file in ``knowledge/labelled/`` (the labelled incident texts the retriever ships with and
   uses as nearest-neighbour evidence): the first set (``queries-0.1.0.yaml``, 205 texts written with the
-  runbooks) and seven blind sets (``blind-1..7.yaml``, 240 each), each of which was the held-out set of one
+  runbooks) and the blind sets (``blind-1.yaml`` ..., 240 each), each of which was the held-out set of one
   earlier round before it became development data (see ``docs/knowledge.md``). The runbook vocabulary and the
   confidence model are chosen and fitted on them. Each dev set is scored *leave-one-set-out*: through a
   retriever whose labelled evidence holds only the other sets (an author's texts resemble each other).
@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         "## Runbook retrieval (`bench/retrieval.py`)", "",
         f"Dev: {len(dev)} labelled incident texts in {len(dev_groups)} sets "
         f"({sum(1 for _, e, _ in dev if e == 'none')} uncovered; knowledge/labelled: the first set written with the "
-        "runbooks + seven blind sets, each the held-out set of one earlier round), used for every tuning choice and "
+        f"runbooks + {len(dev_groups) - 1} blind sets, each the held-out set of one earlier round), used for every "
+        "tuning choice and "
         "for fitting the confidence model; scored leave-one-set-out (each set through a retriever whose labelled "
         "evidence holds only the other sets) - still optimistic, since the runbook vocabulary was tuned on them. "
         f"Held-out: {len(held)} texts in {len(held_groups)} sets "
