@@ -50,6 +50,10 @@ from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E
 
 LABELLED = ROOT / "knowledge" / "labelled"
 HELD_OUT = ROOT / "bench" / "data"          # blind-test-*.yaml
+#: Dev sets whose misses were written into the runbooks (keywords, examples, patterns, exclusions) in rounds
+#: 1-4: left out or not, the runbooks now "know" their wording. The text model's bar is chosen on the other
+#: dev sets, which no runbook edit has seen - what a new team's alerts look like to the retriever.
+VOCABULARY_TUNED = ("queries-0.1.0", "blind-1", "blind-2", "blind-3", "blind-4")
 AGREEMENT = ROOT / "bench" / "data" / "agreement"
 RESULTS = ROOT / "bench" / "results" / "retrieval.md"
 
@@ -125,15 +129,18 @@ def agreement(name: str, data: Labelled) -> tuple[int, int] | None:
 
 
 def evaluate_leave_set_out(make: Any, groups: Groups) -> dict[str, Any]:
-    """Score every group through a retriever whose labelled evidence holds only the other groups (pooled)."""
+    """Score every group through a retriever whose labelled evidence holds only the other groups (pooled; the
+    per-group scores under ``per_set``)."""
     misses: list[str] = []
+    per_set: dict[str, dict[str, Any]] = {}
     parts = []
     for name, data in groups.items():
         r = make([(t, e) for other, d in groups.items() if other != name for t, e, _ in d])
         m = evaluate(r, data)
         parts.append(m)
+        per_set[name] = m
         misses += m["misses"]
-    return _pool(parts, misses)
+    return {**_pool(parts, misses), "per_set": per_set}
 
 
 def _pool(parts: list[dict[str, Any]], misses: list[str]) -> dict[str, Any]:
@@ -229,15 +236,24 @@ def main(argv: list[str] | None = None) -> int:
             n_text = sum(len(d) for d in text_groups.values())
             print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
                   flush=True)
-            cal = fit_calibration_grouped(make, text_groups, note=f"knowledge/labelled ({n_text} texts without metrics "
-                                                                  f"in {len(text_groups)} sets, leave-one-set-out)")
+            untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
+            cal = fit_calibration_grouped(make, text_groups, bar_groups=untouched,
+                                          note=f"knowledge/labelled ({n_text} texts without metrics in "
+                                               f"{len(text_groups)} sets, leave-one-set-out; bar chosen on the "
+                                               f"{len(untouched)} sets that never shaped the runbooks)")
             save_calibration(cal, kind="text")
             r.text_calibration = cal
             print(f"fitted {emb} text model: threshold {cal.threshold} weights {cal.weights}")
         m = evaluate_leave_set_out(make, dev_groups)
         rows.append((emb, f"{len(entries)} shipped", f"dev, leave-one-set-out ({len(dev_groups)} sets)", m))
+        for label, names in (("that never shaped the runbooks", [n for n in dev_groups if n not in VOCABULARY_TUNED]),
+                             ("written into the runbooks", [n for n in dev_groups if n in VOCABULARY_TUNED])):
+            if names and len(names) < len(dev_groups):
+                rows.append((emb, f"{len(entries)} shipped", f"dev, the {len(names)} sets {label}",
+                             _pool([x for n, x in m["per_set"].items() if n in names], [])))
         if args.fit_only:
-            print(f"{emb} dev: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if isinstance(v, float)))
+            for _, _, split, got in (row for row in rows if row[0] == emb):
+                print(f"{emb} {split}: " + ", ".join(f"{k} {v:.3f}" for k, v in got.items() if isinstance(v, float)))
             continue
         parts = []
         for name, data in held_groups.items():

@@ -128,6 +128,32 @@ def test_grouped_fit_leaves_each_set_out_of_its_own_evidence(entries):
     assert set(cal.weights) == {"bias", *FEATURES}
 
 
+def test_grouped_fit_chooses_the_bar_only_on_the_given_sets(entries):
+    """Weights come from every set; the bar only from ``bar_groups`` (the sets no runbook edit has seen)."""
+    groups = {
+        "tuned": [("java.lang.OutOfMemoryError heap climbing for days", "memory-leak", ()),
+                  ("please review my pull request", "none", ())],
+        "untouched": [("filesystem / is 99% full on build-agent-3", "disk-full", ()),
+                      ("lunch at noon?", "none", ())],
+    }
+    searched: dict[str, int] = {}
+
+    class Spy(Retriever):
+        def search(self, text, *args, **kwargs):
+            searched[self.view] = searched.get(self.view, 0) + 1
+            return super().search(text, *args, **kwargs)
+
+    def make(evidence):
+        r = Spy(entries, embedding="hashing", labelled=evidence)
+        r.view = "untouched" if any(t.startswith("java") for t, _ in evidence) else "tuned"   # the set left out
+        return r
+
+    fit_calibration_grouped(make, groups, bar_groups=["untouched"])
+    assert searched == {"untouched": 2}
+    with pytest.raises(ValueError, match="no labelled texts"):
+        fit_calibration_grouped(make, groups, bar_groups=["absent"])
+
+
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"emb:text": {"weights": "oops"}}', '{"emb": 5}',
                                      '{"emb": {"weights": {"bias": NaN}}}',
                                      '{"emb": {"weights": {"bias": 1}, "threshold": 3}}'])
