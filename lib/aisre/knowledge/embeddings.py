@@ -16,6 +16,7 @@ plain callables ``ef(list_of_texts) -> list[np.ndarray]`` for the in-memory stor
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -165,7 +166,8 @@ def _quantize(source: Path, target: Path) -> None:
 
 def runtime_model(onnx_dir: Path) -> tuple[Path, str]:
     """The model file to run and its variant tag: ``(<dir>/model-dq8.onnx, "dq8")``, built on first use (~3 s)
-    and checked against the source on :data:`PROBE_TEXTS`; ``(<dir>/model.onnx, "")`` with a warning when the
+    and checked against the source on :data:`PROBE_TEXTS` (the marker ``model-dq8.ok`` records the copy's
+    sha256, verified at every load: a changed or truncated copy is rebuilt); ``(<dir>/model.onnx, "")`` with a warning when the
     quantizer is missing (``pip install onnx``) or fails, or the copy's vectors drift; also when
     ``AISRE_MINILM_EXACT`` is set."""
     source = Path(onnx_dir) / "model.onnx"
@@ -174,7 +176,7 @@ def runtime_model(onnx_dir: Path) -> tuple[Path, str]:
     target = Path(onnx_dir) / f"model-{RUNTIME_VARIANT}.onnx"
     marker = target.with_suffix(".ok")
     with _lock:
-        if target.is_file() and marker.is_file():
+        if _checked(target, marker):
             return target, RUNTIME_VARIANT
         try:
             _quantize(source, target)
@@ -195,8 +197,18 @@ def runtime_model(onnx_dir: Path) -> tuple[Path, str]:
                         cos, MIN_PROBE_COSINE)
             target.unlink(missing_ok=True)
             return source, ""
-        marker.write_text(f"min probe cosine {cos:.5f}\n", encoding="utf-8")
+        marker.write_text(json.dumps({"sha256": _sha256(target), "min_probe_cosine": round(cos, 5)}) + "\n",
+                          encoding="utf-8")
         return target, RUNTIME_VARIANT
+
+
+def _checked(target: Path, marker: Path) -> bool:
+    """The copy exists and is the one that passed the probe check (its sha256 is in the marker)."""
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("sha256")
+        return bool(recorded) and target.is_file() and _sha256(target) == recorded
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _onnx_base() -> type:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
+import json
 import logging
 import sys
 
@@ -24,9 +26,9 @@ def test_quantized_copy_is_built_once_checked_and_reused(onnx_dir, caplog):
     caplog.set_level(logging.INFO)
     path, variant = emb.runtime_model(onnx_dir)
     assert (path.name, variant) == ("model-dq8.onnx", "dq8")
-    marker = path.with_suffix(".ok")
-    cos = float(marker.read_text().split()[-1])
-    assert emb.MIN_PROBE_COSINE <= cos <= 1.0
+    marker = json.loads(path.with_suffix(".ok").read_text())
+    assert emb.MIN_PROBE_COSINE <= marker["min_probe_cosine"] <= 1.0
+    assert marker["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert not [r for r in caplog.records if "/onnxruntime/quantization/" in r.pathname.replace("\\", "/")]
     stamp = path.stat().st_mtime_ns
     assert emb.runtime_model(onnx_dir) == (path, "dq8")           # a second process reuses the checked copy
@@ -77,6 +79,14 @@ def test_a_half_built_copy_without_its_check_is_rebuilt(onnx_dir):
     (onnx_dir / "model-dq8.onnx").write_bytes(b"truncated")          # a crash before the check was written
     path, variant = emb.runtime_model(onnx_dir)
     assert variant == "dq8" and path.stat().st_size > 1_000_000
+
+
+def test_a_copy_changed_after_its_check_is_rebuilt(onnx_dir):
+    path, _ = emb.runtime_model(onnx_dir)
+    good = path.read_bytes()
+    path.write_bytes(good[:1000])                                        # truncated or swapped behind our back
+    assert emb.runtime_model(onnx_dir) == (path, "dq8")
+    assert path.read_bytes() == good                                     # the build is deterministic
 
 
 def test_exact_mode_and_vector_cache_keys(onnx_dir, monkeypatch, tmp_path):
