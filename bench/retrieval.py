@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-from aisre.knowledge.calibrate import fit_calibration, fit_calibration_grouped, save_calibration  # noqa: E402
+from aisre.knowledge.calibrate import (fit_calibration, fit_calibration_grouped, fit_pair_bar,  # noqa: E402
+                                      save_calibration)
 from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit the text model on the dev sets' texts without metrics (leave-one-set-out)")
     ap.add_argument("--quick", action="store_true", help="skip latency with 1,000 runbooks and chroma")
     ap.add_argument("--fit-only", action="store_true", help="refit on the dev set, print dev figures, stop")
-    ap.add_argument("--embeddings", default="minilm,hashing")
+    ap.add_argument("--embeddings", default="minilm,hashing,minilm+hashing",
+                    help="models to score; a+b = a with b as second opinion (the shipped default: minilm+hashing)")
     args = ap.parse_args(argv)
 
     entries = load_runbooks(ROOT / "knowledge" / "runbooks") + load_runbooks(ROOT / "knowledge" / "incidents")
@@ -223,15 +225,26 @@ def main(argv: list[str] | None = None) -> int:
     for emb in args.embeddings.split(","):
         lab = [(t, e) for t, e, _ in dev]
 
-        def make(evidence: list[tuple[str, str]], emb: str = emb) -> Retriever:
-            return Retriever(entries, embedding=emb, labelled=evidence)
+        first, _, second = emb.partition("+")
+
+        def make(evidence: list[tuple[str, str]], first: str = first, second: str = second) -> Retriever:
+            return Retriever(entries, embedding=first, labelled=evidence, second_opinion=second or None)
 
         r = make(lab)
-        if args.fit:
+        if args.fit and not second:
             cal = fit_calibration(r, dev, note=f"knowledge/labelled ({len(dev)} dev texts, leave-one-out)")
             save_calibration(cal)
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
-        if args.fit_text:
+        if args.fit_text and second:
+            text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
+            untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
+            cal = fit_pair_bar(make, text_groups, bar_groups=untouched,
+                               note=f"bar of the pair, leave-one-set-out on the {len(untouched)} dev sets that never "
+                                    "shaped the runbooks (each model keeps its own text model)")
+            save_calibration(cal, kind="text")
+            r.ensemble_calibration = cal
+            print(f"chose the {emb} bar: {cal.threshold}")
+        elif args.fit_text:
             text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
             n_text = sum(len(d) for d in text_groups.values())
             print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
@@ -265,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((emb, f"{len(entries)} shipped", "held-out, all", _pool(parts, [])))
         if not args.quick:
             pad = generated_runbooks(1000 - len(entries))
-            big = Retriever(entries + pad, embedding=emb, calibration=r.calibration,
-                            text_calibration=r.text_calibration, labelled=lab)
+            big = Retriever(entries + pad, embedding=first, calibration=r.calibration,
+                            text_calibration=r.text_calibration, labelled=lab, second_opinion=second or None,
+                            ensemble_calibration=r.ensemble_calibration)
             m = evaluate(big, held or dev)
             rows.append((emb, "1,000 (padded)", "held-out, all" if held else "dev", m))
             lat_rows.append((emb, "in-memory", 1000, *latency(big, dev + held)))
@@ -281,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                 all_entries = entries + pad
                 store.runbooks.upsert(iter_docs([e for e in all_entries if e.kind != "incident"]))
                 store.incidents.upsert(iter_docs([e for e in all_entries if e.kind == "incident"]))
-                r = Retriever(all_entries, store=store, labelled=[(t, e) for t, e, _ in dev])
-                lat_rows.append(("minilm", "chroma PersistentClient", 1000, *latency(r, dev + held, passes=1)))
+                r = Retriever(all_entries, store=store, labelled=[(t, e) for t, e, _ in dev], second_opinion="hashing")
+                lat_rows.append(("minilm+hashing", "chroma PersistentClient", 1000,
+                                 *latency(r, dev + held, passes=1)))
         except Exception as exc:  # the in-memory figures stand on their own
             print(f"chroma latency skipped: {type(exc).__name__}: {exc}")
     agree = []

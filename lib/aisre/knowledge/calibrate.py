@@ -133,6 +133,29 @@ def fit_calibration_grouped(make_retriever: Callable[[list[tuple[str, str]]], Re
                        embedding=next(iter(views.values())).embedding_name, fitted_on=note)
 
 
+def fit_pair_bar(make_retriever: Callable[[list[tuple[str, str]]], Retriever], groups: Mapping[str, Labelled],
+                 note: str = "", bar_groups: Collection[str] | None = None) -> Calibration:
+    """Choose the bar of a retriever with a second opinion (the pair's mean confidence decides text alone).
+
+    The two models keep their own fitted weights; only the pair's bar is chosen, leave-one-set-out exactly like
+    :func:`fit_calibration_grouped` (each set through views whose evidence excludes it; answers of
+    ``bar_groups`` only). Saved under ``<embedding>+<second>:text`` with no weights.
+    """
+    tops: list[tuple[float, str, str]] = []
+    name = ""
+    for group, data in groups.items():
+        if bar_groups is not None and group not in bar_groups:
+            continue
+        view = make_retriever([(t, e) for other, d in groups.items() if other != group for t, e, *_ in d])
+        if view.second_opinion is None:
+            raise ValueError("fit_pair_bar needs retrievers with a second opinion")
+        name = view.ensemble_name
+        tops += _top_answers(view, data)
+    if not tops:
+        raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
+    return Calibration(weights={}, threshold=_choose_bar(tops), embedding=name, fitted_on=note)
+
+
 def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH, kind: str = "incident") -> None:
     """Merge ``cal`` into the calibration file under its embedding name (``<name>:text`` for the text model)."""
     data: dict[str, Any] = {}

@@ -167,9 +167,9 @@ def _quantize(source: Path, target: Path) -> None:
 def runtime_model(onnx_dir: Path) -> tuple[Path, str]:
     """The model file to run and its variant tag: ``(<dir>/model-dq8.onnx, "dq8")``, built on first use (~3 s)
     and checked against the source on :data:`PROBE_TEXTS` (the marker ``model-dq8.ok`` records the copy's
-    sha256, verified at every load: a changed or truncated copy is rebuilt); ``(<dir>/model.onnx, "")`` with a warning when the
-    quantizer is missing (``pip install onnx``) or fails, or the copy's vectors drift; also when
-    ``AISRE_MINILM_EXACT`` is set."""
+    sha256, verified at every load: a changed or truncated copy is rebuilt); ``(<dir>/model.onnx, "")`` with
+    a warning when the quantizer is missing (``pip install onnx``) or fails, or the copy's vectors drift; also
+    when ``AISRE_MINILM_EXACT`` is set."""
     source = Path(onnx_dir) / "model.onnx"
     if os.environ.get("AISRE_MINILM_EXACT"):
         return source, ""

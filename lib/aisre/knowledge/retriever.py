@@ -18,6 +18,13 @@ answers "is the top-ranked runbook the right one?", so ``confidence`` is a proba
 ``Retrieval.best`` is the top match only when its confidence clears ``min_confidence`` - otherwise the
 incident is unknown.
 
+Text without metric evidence also gets a **second opinion** (``second_opinion=``, default in
+:func:`build_retriever`: the hashing embedding beside MiniLM): the same evidence scored by a second model
+with its own fitted confidence; each runbook's confidence is the mean of the two, the ranking follows it,
+and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``bench/retrieval.py
+--fit-text``). The two models err on different texts (vector semantics vs character trigrams). Incidents
+with metric evidence are decided by the first model alone, as the drills check.
+
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
 evidence to that runbook ("similar past incident ..."); an unlinked one can be a match itself.
 
@@ -72,6 +79,10 @@ CANDIDATES_PER_LIST = 15
 RRF_K = 60
 #: Neighbour vote over the labelled texts: the ``NEIGHBOURS`` closest ones vote for their label with weight
 #: ``exp(cosine / NEIGHBOUR_TEMPERATURE)`` (a softmax: the closest few dominate, a crowd of far ones does not).
+#: The model consulted beside the embedding for text without metric evidence (``knowledge.second_opinion``):
+#: lexical feature hashing errs on other texts than MiniLM, so their mean confidence decides better than
+#: either alone (round 9, docs/knowledge.md).
+DEFAULT_SECOND_OPINION = "hashing"
 NEIGHBOURS = 10
 NEIGHBOUR_TEMPERATURE = 0.05
 
@@ -193,7 +204,8 @@ class Retriever:
 
     def __init__(self, runbooks: Iterable[Runbook] | None, store: Any = None, *, embedding: Any = "auto",
                  min_confidence: float | None = None, calibration: Calibration | None = None,
-                 text_calibration: Calibration | None = None, labelled: Sequence[tuple[str, str]] = ()) -> None:
+                 text_calibration: Calibration | None = None, labelled: Sequence[tuple[str, str]] = (),
+                 second_opinion: Any = None, ensemble_calibration: Calibration | None = None) -> None:
         self.store = store
         self._labelled = [(str(t)[:MAX_QUERY_CHARS], str(lab)) for t, lab in labelled if str(t).strip()]
         entries = list(runbooks) if runbooks is not None else []
@@ -213,6 +225,14 @@ class Retriever:
         self._memory: MemoryCollection | None = None
         self._text_vectors: dict[str, np.ndarray] = {}    # examples, labelled and counter-example texts
         self._rebuild(entries)
+        self.second_opinion: Retriever | None = None
+        if second_opinion is not None:
+            self.second_opinion = (second_opinion if isinstance(second_opinion, Retriever) else
+                                   Retriever(self._entries, embedding=second_opinion, labelled=labelled))
+            if self.second_opinion.embedding_name == self.embedding_name:
+                self.second_opinion = None                # the same model twice is no second opinion
+        self.ensemble_calibration = ensemble_calibration or (
+            load_calibration(self.ensemble_name, kind="text") if self.second_opinion is not None else None)
 
     @property
     def min_confidence(self) -> float:
@@ -227,6 +247,20 @@ class Retriever:
         """(confidence model, acceptance bar) for a query with or without structured metric evidence."""
         cal = self.calibration if metrics else self.text_calibration
         return cal, (self._bar_override if self._bar_override is not None else cal.threshold)
+
+    @property
+    def ensemble_name(self) -> str:
+        """``<this embedding>+<second opinion's>``: the calibration key of the pair's bar."""
+        other = self.second_opinion.embedding_name if self.second_opinion is not None else ""
+        return f"{self.embedding_name}+{other}" if other else self.embedding_name
+
+    def text_bar(self) -> float:
+        """The bar for text without metric evidence: the pair's when a second opinion is consulted."""
+        if self._bar_override is not None:
+            return self._bar_override
+        if self.second_opinion is not None and self.ensemble_calibration is not None:
+            return self.ensemble_calibration.threshold
+        return self.text_calibration.threshold
 
     # ------------------------------------------------------------------ setup
 
@@ -388,7 +422,10 @@ class Retriever:
 
     def add(self, entries: Iterable[Runbook]) -> None:
         """Add or replace entries (e.g. a newly recorded incident); rebuilds the lexical index."""
-        self._rebuild(self._entries + list(entries))
+        entries = list(entries)
+        self._rebuild(self._entries + entries)
+        if self.second_opinion is not None:
+            self.second_opinion.add(entries)
 
     def get(self, runbook_id: str) -> Runbook | None:
         return self._by_id.get(runbook_id)
@@ -623,11 +660,29 @@ class Retriever:
                alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> Retrieval:
         """Rank runbooks for an incident description; ``best`` is None when nothing clears the bar.
 
+        Text without metric evidence, with a second opinion configured, is decided by the pair: each runbook's
+        confidence is the mean of the two models' (a runbook one model did not consider counts 0 there), the
+        ranking follows that mean, and the pair's own bar applies. With metric evidence this model decides alone.
         Never raises on odd input: empty or huge text, control characters and unknown metrics are tolerated.
         """
         k = max(1, int(k))
+        scored = self.scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
+        if self.second_opinion is not None and not metrics:
+            other = self.second_opinion.scored(text, service=service, signatures=signatures, alerts=alerts)
+            scored = _pair(scored, other, self.second_opinion.embedding_name)
+            ranked = sorted(scored.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))[:k]
+            bar = self.text_bar()
+        else:
+            ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
+            bar = self.calibration_for(metrics)[1]
+        best = ranked[0] if ranked and ranked[0].confidence >= bar else None
+        return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
+
+    def scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
+               alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> dict[str, RunbookMatch]:
+        """Every candidate runbook with this model's confidence (past incidents folded into their runbook)."""
         cands = self.candidates(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
-        calibration, bar = self.calibration_for(metrics)
+        calibration, _ = self.calibration_for(metrics)
         grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
         for c in cands:
             conf = calibration.confidence(c.features)
@@ -653,9 +708,23 @@ class Retriever:
             reasons = tuple(x for r in rows for x in r[2])
             scored[target_id] = RunbookMatch(runbook_id=target_id, score=round(fused, 6), confidence=round(conf, 4),
                                               reasons=reasons, title=self._by_id[target_id].title)
-        ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
-        best = ranked[0] if ranked and ranked[0].confidence >= bar else None
-        return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
+        return scored
+
+
+def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], other_name: str
+          ) -> dict[str, RunbookMatch]:
+    """Both models' opinions on every runbook either considered: the mean confidence, this model's reasons and
+    score (the other's when only it considered the runbook), and a reason naming the other model's confidence.
+    A cap (exclusion, too-short query) holds for the pair: it is the same in both models, so the mean keeps it."""
+    out: dict[str, RunbookMatch] = {}
+    for rid in (*mine, *(r for r in other if r not in mine)):
+        a, b = mine.get(rid), other.get(rid)
+        ca, cb = (a.confidence if a else 0.0), (b.confidence if b else 0.0)
+        base = a or b
+        note = f"second opinion ({other_name}): confidence {cb:.2f}, this model {ca:.2f}"
+        out[rid] = dataclasses.replace(base, confidence=round((ca + cb) / 2, 4),
+                                       reasons=(*(a.reasons if a else ()), note))
+    return out
 
 
 def _best_per_target(values: np.ndarray, cand: Iterable[int], target_of: Sequence[str]) -> dict[str, float]:
@@ -734,5 +803,11 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
     runbooks = load_runbooks(runbooks_dir) if have_dir else None
     labelled = load_labelled(runbooks_dir) if have_dir and knowledge.get("labelled", True) else []
     mc = knowledge.get("min_confidence")
+    second = knowledge.get("second_opinion", DEFAULT_SECOND_OPINION)
+    if second in ("", "none", None, False):
+        second = None
+    elif second not in ("hashing", "minilm"):
+        raise ConfigError(f"knowledge.second_opinion must be hashing, minilm or none, got {second!r}",
+                          path="knowledge.second_opinion")
     return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc),
-                     labelled=labelled)
+                     labelled=labelled, second_opinion=second)
