@@ -77,12 +77,12 @@ EXCLUDED_CAP = 0.1
 PATTERN_TIMEOUT_S = 0.02
 CANDIDATES_PER_LIST = 15
 RRF_K = 60
-#: Neighbour vote over the labelled texts: the ``NEIGHBOURS`` closest ones vote for their label with weight
-#: ``exp(cosine / NEIGHBOUR_TEMPERATURE)`` (a softmax: the closest few dominate, a crowd of far ones does not).
 #: The model consulted beside the embedding for text without metric evidence (``knowledge.second_opinion``):
 #: lexical feature hashing errs on other texts than MiniLM, so their mean confidence decides better than
 #: either alone (round 9, docs/knowledge.md).
 DEFAULT_SECOND_OPINION = "hashing"
+#: Neighbour vote over the labelled texts: the ``NEIGHBOURS`` closest ones vote for their label with weight
+#: ``exp(cosine / NEIGHBOUR_TEMPERATURE)`` (a softmax: the closest few dominate, a crowd of far ones does not).
 NEIGHBOURS = 10
 NEIGHBOUR_TEMPERATURE = 0.05
 
@@ -714,8 +714,8 @@ class Retriever:
 def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], other_name: str
           ) -> dict[str, RunbookMatch]:
     """Both models' opinions on every runbook either considered: the mean confidence, this model's reasons and
-    score (the other's when only it considered the runbook), and a reason naming the other model's confidence.
-    A cap (exclusion, too-short query) holds for the pair: it is the same in both models, so the mean keeps it."""
+    score (the other's when only it considered the runbook), and a reason naming both confidences. A cap
+    (exclusion, too-short query) holds for the pair: it is the same in both models, so the mean keeps it."""
     out: dict[str, RunbookMatch] = {}
     for rid in (*mine, *(r for r in other if r not in mine)):
         a, b = mine.get(rid), other.get(rid)
@@ -723,7 +723,7 @@ def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], o
         base = a or b
         note = f"second opinion ({other_name}): confidence {cb:.2f}, this model {ca:.2f}"
         out[rid] = dataclasses.replace(base, confidence=round((ca + cb) / 2, 4),
-                                       reasons=(*(a.reasons if a else ()), note))
+                                       reasons=(*base.reasons, note))
     return out
 
 
