@@ -210,6 +210,12 @@ def latency(r: Retriever, queries: Labelled, passes: int = 2) -> tuple[float, fl
     return statistics.median(wall), wall[p95], statistics.median(cpu), cpu[p95]
 
 
+def _spec(emb: str) -> tuple[str, str, bool]:
+    """``minilm+hashing+labels`` -> (first model, second opinion or "", classifier on)."""
+    parts = emb.split("+")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] != "labels" else ""), "labels" in parts[1:]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit", action="store_true",
@@ -218,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="refit the text model on the dev sets' texts without metrics (leave-one-set-out)")
     ap.add_argument("--quick", action="store_true", help="skip latency with 1,000 runbooks and chroma")
     ap.add_argument("--fit-only", action="store_true", help="refit on the dev set, print dev figures, stop")
-    ap.add_argument("--embeddings", default="minilm,hashing,minilm+hashing",
-                    help="models to score; a+b = a with b as second opinion (the shipped default: minilm+hashing)")
+    ap.add_argument("--embeddings", default="minilm,hashing,minilm+hashing,minilm+hashing+labels",
+                    help="models to score; a+b = a with b as second opinion, +labels adds the labelled-text "
+                         "classifier (the shipped default: minilm+hashing+labels)")
     args = ap.parse_args(argv)
 
     entries = load_runbooks(ROOT / "knowledge" / "runbooks") + load_runbooks(ROOT / "knowledge" / "incidents")
@@ -231,10 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     for emb in args.embeddings.split(","):
         lab = [(t, e) for t, e, _ in dev]
 
-        first, _, second = emb.partition("+")
+        first, second, labels = _spec(emb)
 
-        def make(evidence: list[tuple[str, str]], first: str = first, second: str = second) -> Retriever:
-            return Retriever(entries, embedding=first, labelled=evidence, second_opinion=second or None)
+        def make(evidence: list[tuple[str, str]], first: str = first, second: str = second,
+                 labels: bool = labels) -> Retriever:
+            return Retriever(entries, embedding=first, labelled=evidence, second_opinion=second or None,
+                             classifier=labels)
 
         r = make(lab)
         if args.fit and not second:
@@ -286,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             pad = generated_runbooks(1000 - len(entries))
             big = Retriever(entries + pad, embedding=first, calibration=r.calibration,
                             text_calibration=r.text_calibration, labelled=lab, second_opinion=second or None,
-                            ensemble_calibration=r.ensemble_calibration)
+                            ensemble_calibration=r.ensemble_calibration, classifier=labels)
             m = evaluate(big, held or dev)
             rows.append((emb, "1,000 (padded)", "held-out, all" if held else "dev", m))
             lat_rows.append((emb, "in-memory", 1000, *latency(big, dev + held)))
@@ -301,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
                 all_entries = entries + pad
                 store.runbooks.upsert(iter_docs([e for e in all_entries if e.kind != "incident"]))
                 store.incidents.upsert(iter_docs([e for e in all_entries if e.kind == "incident"]))
-                r = Retriever(all_entries, store=store, labelled=[(t, e) for t, e, _ in dev], second_opinion="hashing")
-                lat_rows.append(("minilm+hashing", "chroma PersistentClient", 1000,
+                r = Retriever(all_entries, store=store, labelled=[(t, e) for t, e, _ in dev], second_opinion="hashing",
+                              classifier=True)
+                lat_rows.append(("minilm+hashing+labels", "chroma PersistentClient", 1000,
                                  *latency(r, dev + held, passes=1)))
         except Exception as exc:  # the in-memory figures stand on their own
             print(f"chroma latency skipped: {type(exc).__name__}: {exc}")

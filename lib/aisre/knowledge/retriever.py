@@ -22,8 +22,11 @@ Text without metric evidence also gets a **second opinion** (``second_opinion=``
 :func:`build_retriever`: the hashing embedding beside MiniLM): the same evidence scored by a second model
 with its own fitted confidence; each runbook's confidence is the mean of the two, the ranking follows it,
 and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``bench/retrieval.py
---fit-text``). The two models err on different texts (vector semantics vs character trigrams). Incidents
-with metric evidence are decided by the first model alone, as the drills check.
+--fit-text``). The two models err on different texts (vector semantics vs character trigrams). With
+``classifier=True`` (default in :func:`build_retriever`) a third opinion joins: a softmax classifier trained
+on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two models' mean weighs 2, its
+probability 1, and a runbook the models cap stays capped. Incidents with metric evidence are decided by the
+first model alone, as the drills check.
 
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
 evidence to that runbook ("similar past incident ..."); an unlinked one can be a match itself.
@@ -47,6 +50,9 @@ import regex
 
 from aisre.errors import ConfigError
 from aisre.knowledge.bm25 import BM25Index
+from aisre.knowledge.classifier import LabelClassifier
+from aisre.knowledge.classifier import cache_key as classifier_key
+from aisre.knowledge.classifier import train as train_classifier
 from aisre.knowledge.loader import compile_pattern
 from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
 from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
@@ -205,7 +211,8 @@ class Retriever:
     def __init__(self, runbooks: Iterable[Runbook] | None, store: Any = None, *, embedding: Any = "auto",
                  min_confidence: float | None = None, calibration: Calibration | None = None,
                  text_calibration: Calibration | None = None, labelled: Sequence[tuple[str, str]] = (),
-                 second_opinion: Any = None, ensemble_calibration: Calibration | None = None) -> None:
+                 second_opinion: Any = None, ensemble_calibration: Calibration | None = None,
+                 classifier: bool = False) -> None:
         self.store = store
         self._labelled = [(str(t)[:MAX_QUERY_CHARS], str(lab)) for t, lab in labelled if str(t).strip()]
         entries = list(runbooks) if runbooks is not None else []
@@ -224,6 +231,7 @@ class Retriever:
         self._by_id: dict[str, Runbook] = {}
         self._memory: MemoryCollection | None = None
         self._text_vectors: dict[str, np.ndarray] = {}    # examples, labelled and counter-example texts
+        self._last_query: tuple[str, np.ndarray] | None = None
         self._rebuild(entries)
         self.second_opinion: Retriever | None = None
         if second_opinion is not None:
@@ -231,6 +239,8 @@ class Retriever:
                                    Retriever(self._entries, embedding=second_opinion, labelled=labelled))
             if self.second_opinion.embedding_name == self.embedding_name:
                 self.second_opinion = None                # the same model twice is no second opinion
+        self.classifier: LabelClassifier | None = (self._train_classifier()
+                                                   if classifier and self.second_opinion is not None else None)
         self.ensemble_calibration = ensemble_calibration or (
             load_calibration(self.ensemble_name, kind="text") if self.second_opinion is not None else None)
 
@@ -250,9 +260,25 @@ class Retriever:
 
     @property
     def ensemble_name(self) -> str:
-        """``<this embedding>+<second opinion's>``: the calibration key of the pair's bar."""
+        """``<this embedding>+<second opinion's>`` (``+labels`` with the classifier): the calibration key of the
+        bar the opinions decide at."""
         other = self.second_opinion.embedding_name if self.second_opinion is not None else ""
-        return f"{self.embedding_name}+{other}" if other else self.embedding_name
+        name = f"{self.embedding_name}+{other}" if other else self.embedding_name
+        return f"{name}+labels" if other and self.classifier is not None else name
+
+    def _train_classifier(self) -> LabelClassifier | None:
+        """The third opinion: a classifier over the labelled texts' vectors (both models'), cached on disk."""
+        from aisre.knowledge import vector_cache  # noqa: PLC0415
+        assert self.second_opinion is not None
+        pairs = [(t, lab) for t, lab in self._labelled if lab == "none" or lab in self._index_of]
+        if not pairs:
+            return None
+        texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
+        x = np.hstack([self._embed_texts(texts), self.second_opinion._embed_texts(texts)])
+        names = [getattr(ef, "cache_name", ef.name)() if hasattr(ef, "name") else type(ef).__name__
+                 for ef in (self._ef, self.second_opinion._ef)]
+        return train_classifier(x, labels, classifier_key(texts, labels, names),
+                                vector_cache.cache_dir() if vector_cache.enabled() else None)
 
     def text_bar(self) -> float:
         """The bar for text without metric evidence: the pair's when a second opinion is consulted."""
@@ -516,7 +542,12 @@ class Retriever:
     def _embed_query(self, text: str) -> np.ndarray | None:
         if not text.strip():
             return None
-        return np.asarray(self._ef([text])[0], dtype=np.float32)     # the store's embedding when there is one
+        last = self._last_query
+        if last is not None and last[0] == text:      # the classifier asks again for the query just ranked
+            return last[1]
+        vec = np.asarray(self._ef([text])[0], dtype=np.float32)     # the store's embedding when there is one
+        self._last_query = (text, vec)
+        return vec
 
     def _vector_sims(self, vec: np.ndarray | None, text: str) -> np.ndarray:
         n = len(self._entries)
@@ -670,6 +701,8 @@ class Retriever:
         if self.second_opinion is not None and not metrics:
             other = self.second_opinion.scored(text, service=service, signatures=signatures, alerts=alerts)
             scored = _pair(scored, other, self.second_opinion.embedding_name)
+            if self.classifier is not None:
+                scored = self._with_classifier(scored, text, service=service, signatures=signatures, alerts=alerts)
             ranked = sorted(scored.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))[:k]
             bar = self.text_bar()
         else:
@@ -709,6 +742,43 @@ class Retriever:
             scored[target_id] = RunbookMatch(runbook_id=target_id, score=round(fused, 6), confidence=round(conf, 4),
                                               reasons=reasons, title=self._by_id[target_id].title)
         return scored
+
+
+    def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, **query: Any) -> dict[str, RunbookMatch]:
+        """Three opinions: the two models' mean (``pair``) weighs 2, the classifier's probability 1. A runbook
+        capped in the models (excluded look-alike, too few words) keeps the cap: the classifier's vote for it
+        is cut to the pair's confidence. The classifier's top runbooks join the candidates."""
+        assert self.second_opinion is not None and self.classifier is not None
+        vecs = [self._embed_query(text), self.second_opinion._embed_query(text)]
+        if any(v is None for v in vecs):
+            return dict(pair)
+        proba = self.classifier.proba(np.concatenate(vecs))
+        capped = self._capped(text, **query) | self.second_opinion._capped(text, **query)
+        ranked = sorted((lab for lab in proba if lab != "none" and lab in self._by_id), key=lambda lab: -proba[lab])
+        out: dict[str, RunbookMatch] = {}
+        for rid in (*pair, *(r for r in ranked[:3] if r not in pair)):
+            base = pair.get(rid)
+            two = base.confidence if base else 0.0
+            p = proba.get(rid, 0.0)
+            if rid in capped:
+                p = min(p, two)
+            note = f"labelled-text classifier: probability {p:.2f} ({proba.get('none', 0.0):.2f} none)"
+            if base is None:
+                base = RunbookMatch(runbook_id=rid, score=0.0, confidence=0.0, reasons=(),
+                                    title=self._by_id[rid].title)
+            out[rid] = dataclasses.replace(base, confidence=round((2 * two + p) / 3, 4), reasons=(*base.reasons, note))
+        return out
+
+    def _capped(self, text: str, **query: Any) -> set[str]:
+        """Runbooks this model caps for ``text``: an exclusion matched, or too few words and no hard evidence."""
+        out = set()
+        for c in self.candidates(text, **query):
+            f = c.features
+            if f.get("excluded") or (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
+                                     and not (f["sig"] or f["metric"] or f["pat"])):
+                out.add(_linked_runbook(c.entry) if c.entry.kind == "incident" and _linked_runbook(c.entry)
+                        in self._by_id else c.entry.id)
+        return out
 
 
 def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], other_name: str
@@ -810,4 +880,4 @@ def build_retriever(config: Any = None, *, store: Any = None, embedding: Any = N
         raise ConfigError(f"knowledge.second_opinion must be hashing, minilm or none, got {second!r}",
                           path="knowledge.second_opinion")
     return Retriever(runbooks, store=store, embedding=emb, min_confidence=None if mc is None else float(mc),
-                     labelled=labelled, second_opinion=second)
+                     labelled=labelled, second_opinion=second, classifier=bool(knowledge.get("classifier", True)))

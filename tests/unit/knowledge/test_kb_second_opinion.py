@@ -99,8 +99,11 @@ def test_config_chooses_the_second_opinion(tmp_path):
     with pytest.raises(ConfigError, match="second_opinion"):
         build_retriever({"knowledge": {"embedding": "hashing", "second_opinion": "bm25"}})
     r = build_retriever({"knowledge": {"embedding": "minilm"}})
-    assert r.second_opinion is not None and r.ensemble_name == "aisre_minilm_int8+aisre_hashing"
-    assert 0.2 <= r.text_bar() <= 0.8                                 # the fitted bar of the shipped pair
+    assert r.second_opinion is not None and r.classifier is not None
+    assert r.ensemble_name == "aisre_minilm_int8+aisre_hashing+labels"
+    assert r.ensemble_calibration.fitted_on != "defaults" and 0.2 <= r.text_bar() <= 0.8     # the shipped fit
+    pair = build_retriever({"knowledge": {"embedding": "minilm", "classifier": False}})
+    assert pair.classifier is None and pair.ensemble_calibration.fitted_on != "defaults"
 
 
 def test_the_pair_bar_is_chosen_on_the_given_sets_and_needs_a_pair(entries):
@@ -116,3 +119,60 @@ def test_the_pair_bar_is_chosen_on_the_given_sets_and_needs_a_pair(entries):
         fit_pair_bar(lambda ev: Retriever(entries, embedding="hashing", labelled=ev), groups)
     with pytest.raises(ValueError, match="no labelled texts"):
         fit_pair_bar(make, groups, bar_groups=["absent"])
+
+
+# ---------------------------------------------------------------- the third opinion: a labelled-text classifier
+
+def _labelled(n_per: int = 40) -> list[tuple[str, str]]:
+    rows = []
+    for i in range(n_per):
+        rows += [(f"disk /data{i} is {90 + i % 10}% full, no space left on device on host-{i}", "disk-full"),
+                 (f"java.lang.OutOfMemoryError heap grows every hour on pod api-{i}, restart number {i}", "memory-leak"),
+                 (f"could you review pull request #{100 + i} for the billing service today", "none")]
+    return rows
+
+
+def test_the_classifier_learns_the_labels_and_is_cached(tmp_path, monkeypatch):
+    from aisre.knowledge.classifier import LabelClassifier, cache_key, train
+    x = np.random.default_rng(0).normal(size=(120, 4))
+    labels = ["a" if v[0] > 0 else "b" if v[1] > 0 else "none" for v in x]
+    clf = train(x, labels, cache_key(["t"] * 120, labels, ["e"]), tmp_path)
+    assert isinstance(clf, LabelClassifier) and set(clf.labels) == {"a", "b", "none"}
+    p = clf.proba(np.array([3.0, -3.0, 0, 0]))
+    assert max(p, key=p.get) == "a" and sum(p.values()) == pytest.approx(1.0)
+    (saved,) = tmp_path.glob("classifier-*.npz")
+    monkeypatch.setattr(LabelClassifier, "fit", classmethod(lambda cls, *a, **k: pytest.fail("refitted")))
+    again = train(x, labels, cache_key(["t"] * 120, labels, ["e"]), tmp_path)      # loaded, not refitted
+    assert again.labels == clf.labels and np.allclose(again.weights, clf.weights)
+    saved.write_bytes(b"garbage")
+    monkeypatch.undo()
+    assert train(x, labels, cache_key(["t"] * 120, labels, ["e"]), tmp_path) is not None   # unreadable -> refit
+    assert train(x[:50], labels[:50], "k", tmp_path) is None                        # too little to learn from
+
+
+def test_three_opinions_decide_text_and_metric_evidence_stays_with_the_first_model(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    r = Retriever(entries, embedding="hashing", second_opinion="minilm", labelled=_labelled(), classifier=True,
+                  ensemble_calibration=Calibration(weights={}, threshold=0.4))
+    assert r.classifier is not None and r.ensemble_name == "aisre_hashing+aisre_minilm_int8+labels"
+    got = r.search("no space left on device: /data is 97% full on host-77")
+    assert got.best is not None and got.best.runbook_id == "disk-full"
+    assert any(x.startswith("labelled-text classifier: probability") for x in got.best.reasons)
+    metric = r.search("no space left on device: /data is 97% full", metrics=["disk_pct:trend"])
+    assert not any("classifier" in x or "second opinion" in x for m in metric.matches for x in m.reasons)
+    off = Retriever(entries, embedding="hashing", second_opinion="minilm", labelled=_labelled(), classifier=False)
+    assert off.classifier is None and off.ensemble_name == "aisre_hashing+aisre_minilm_int8"
+
+
+def test_the_classifier_cannot_lift_a_capped_runbook(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    rows = _labelled() + [(f"client secret of app-{i} expires in {i} days, rotate it", "certificate-expiry")
+                          for i in range(40)]
+    r = Retriever(entries, embedding="hashing", second_opinion="minilm", labelled=rows, classifier=True,
+                  ensemble_calibration=Calibration(weights={}, threshold=0.3))
+    text = "the client secret of app-9 expires in 9 days, rotate it"     # certificate-expiry excludes client secrets
+    assert r.classifier.proba(np.concatenate([r._embed_query(text), r.second_opinion._embed_query(text)])
+                              )["certificate-expiry"] > 0.5          # the classifier alone would take it
+    cert = next(m for m in r.search(text, k=25).matches if m.runbook_id == "certificate-expiry")
+    assert cert.confidence <= 0.1
+    assert r.search(text).best is None or r.search(text).best.runbook_id != "certificate-expiry"
