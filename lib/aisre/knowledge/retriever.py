@@ -697,12 +697,13 @@ class Retriever:
         Never raises on odd input: empty or huge text, control characters and unknown metrics are tolerated.
         """
         k = max(1, int(k))
-        scored = self.scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
+        scored, capped = self._scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
         if self.second_opinion is not None and not metrics:
-            other = self.second_opinion.scored(text, service=service, signatures=signatures, alerts=alerts)
+            other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures,
+                                                              alerts=alerts)
             scored = _pair(scored, other, self.second_opinion.embedding_name)
             if self.classifier is not None:
-                scored = self._with_classifier(scored, text, service=service, signatures=signatures, alerts=alerts)
+                scored = self._with_classifier(scored, text, capped | other_capped)
             ranked = sorted(scored.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))[:k]
             bar = self.text_bar()
         else:
@@ -714,25 +715,36 @@ class Retriever:
     def scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
                alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> dict[str, RunbookMatch]:
         """Every candidate runbook with this model's confidence (past incidents folded into their runbook)."""
+        return self._scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)[0]
+
+    def _scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
+                alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> tuple[dict[str, RunbookMatch], set[str]]:
+        """:meth:`scored` and the runbooks it capped (an exclusion matched, or too few words for anything)."""
         cands = self.candidates(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
         calibration, _ = self.calibration_for(metrics)
         grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
+        capped: set[str] = set()
         for c in cands:
             conf = calibration.confidence(c.features)
             f = c.features
             reasons = c.reasons
+            cap = False
             if f.get("excluded"):
                 conf = min(conf, EXCLUDED_CAP)         # the runbook's authors say this look-alike is not theirs
+                cap = True
             elif (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
                     and not (f["sig"] or f["metric"] or f["pat"])):
                 conf = min(conf, SHORT_QUERY_CAP)      # too few words to be sure of anything
                 reasons = (*c.reasons, f"only {int(f['words'])} informative word(s): too little to be sure")
+                cap = True
             target_id = c.entry.id
             linked = _linked_runbook(c.entry) if c.entry.kind == "incident" else ""
             if linked and linked in self._by_id:
                 fix = c.entry.diagnosis[0] if c.entry.diagnosis else ""
                 target_id, conf = linked, conf * 0.95
                 reasons = (f"similar past incident {c.entry.id} (confidence {conf:.2f}): {fix[:160]}",)
+            if cap:
+                capped.add(target_id)
             grouped.setdefault(target_id, []).append((conf, c.fused, reasons))
         scored: dict[str, RunbookMatch] = {}
         for target_id, rows in grouped.items():
@@ -741,19 +753,19 @@ class Retriever:
             reasons = tuple(x for r in rows for x in r[2])
             scored[target_id] = RunbookMatch(runbook_id=target_id, score=round(fused, 6), confidence=round(conf, 4),
                                               reasons=reasons, title=self._by_id[target_id].title)
-        return scored
+        return scored, capped
 
 
-    def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, **query: Any) -> dict[str, RunbookMatch]:
+    def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, capped: set[str]
+                         ) -> dict[str, RunbookMatch]:
         """Three opinions: the two models' mean (``pair``) weighs 2, the classifier's probability 1. A runbook
-        capped in the models (excluded look-alike, too few words) keeps the cap: the classifier's vote for it
-        is cut to the pair's confidence. The classifier's top runbooks join the candidates."""
+        capped in either model (excluded look-alike, too few words) keeps the cap: the classifier's vote for
+        it is cut to the pair's confidence. The classifier's top runbooks join the candidates."""
         assert self.second_opinion is not None and self.classifier is not None
         vecs = [self._embed_query(text), self.second_opinion._embed_query(text)]
         if any(v is None for v in vecs):
             return dict(pair)
         proba = self.classifier.proba(np.concatenate(vecs))
-        capped = self._capped(text, **query) | self.second_opinion._capped(text, **query)
         ranked = sorted((lab for lab in proba if lab != "none" and lab in self._by_id), key=lambda lab: -proba[lab])
         out: dict[str, RunbookMatch] = {}
         for rid in (*pair, *(r for r in ranked[:3] if r not in pair)):
@@ -767,17 +779,6 @@ class Retriever:
                 base = RunbookMatch(runbook_id=rid, score=0.0, confidence=0.0, reasons=(),
                                     title=self._by_id[rid].title)
             out[rid] = dataclasses.replace(base, confidence=round((2 * two + p) / 3, 4), reasons=(*base.reasons, note))
-        return out
-
-    def _capped(self, text: str, **query: Any) -> set[str]:
-        """Runbooks this model caps for ``text``: an exclusion matched, or too few words and no hard evidence."""
-        out = set()
-        for c in self.candidates(text, **query):
-            f = c.features
-            if f.get("excluded") or (f.get("words", SHORT_QUERY_WORDS) < SHORT_QUERY_WORDS
-                                     and not (f["sig"] or f["metric"] or f["pat"])):
-                out.add(_linked_runbook(c.entry) if c.entry.kind == "incident" and _linked_runbook(c.entry)
-                        in self._by_id else c.entry.id)
         return out
 
 

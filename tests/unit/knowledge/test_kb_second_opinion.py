@@ -56,10 +56,10 @@ def test_the_pair_ranks_by_the_mean_and_counts_an_unseen_runbook_as_zero(entries
     class Fixed(Retriever):
         table: dict[str, float] = {}
 
-        def scored(self, text, **kw):
+        def _scored(self, text, **kw):
             from aisre.models import RunbookMatch
             return {rid: RunbookMatch(runbook_id=rid, score=c, confidence=c, reasons=(f"{rid} {c}",))
-                    for rid, c in self.table.items()}
+                    for rid, c in self.table.items()}, set()
 
     second = Fixed(entries, embedding="hashing")
     second.table, second.embedding_name = theirs, "other"
