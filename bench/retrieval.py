@@ -23,12 +23,13 @@ Queries:
   tuning or fitting; their labels were checked by a second, independent annotator
   (``bench/data/agreement/``).
 
-Models: ``minilm``, ``hashing`` and the shipped ``minilm+hashing`` (MiniLM with the hashing model as second
-opinion on text; see ``docs/knowledge.md``, round 9).
+Models: ``minilm``, ``hashing``, ``minilm+hashing`` (MiniLM with the hashing model as second opinion on text)
+and the shipped ``minilm+hashing+labels`` (plus the labelled-text classifier); ``docs/knowledge.md``, rounds
+9 and 10.
 
 Latency: the shipped entries padded with generated runbooks to 1,000, one thread (ORT intra-op 1,
-OMP_NUM_THREADS=1), after a warm-up pass; per query = embed + BM25 + signatures + fusion (both models for
-the pair).
+OMP_NUM_THREADS=1), after a warm-up pass; per query = embed + BM25 + signatures + fusion (every model for
+the opinions).
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-from aisre.knowledge.calibrate import (fit_calibration, fit_calibration_grouped, fit_pair_bar,  # noqa: E402
-                                      save_calibration)
+from aisre.knowledge.calibrate import (evidence_without, fit_calibration, fit_calibration_grouped,  # noqa: E402
+                                      fit_pair_bar, save_calibration)
 from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
@@ -142,8 +143,7 @@ def evaluate_leave_set_out(make: Any, groups: Groups) -> dict[str, Any]:
     per_set: dict[str, dict[str, Any]] = {}
     parts = []
     for name, data in groups.items():
-        r = make([(t, e) for other, d in groups.items() if other != name for t, e, _ in d])
-        m = evaluate(r, data)
+        m = evaluate(make(evidence_without(groups, name)), data)
         parts.append(m)
         per_set[name] = m
         misses += m["misses"]
@@ -250,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
             cal = fit_calibration(r, dev, note=f"knowledge/labelled ({len(dev)} dev texts, leave-one-out)")
             save_calibration(cal)
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
+        text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
+        untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
         if args.fit_text and second:
-            text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
-            untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
             cal = fit_pair_bar(make, text_groups, bar_groups=untouched,
                                note=f"bar of the pair, leave-one-set-out on the {len(untouched)} dev sets that never "
                                     "shaped the runbooks (each model keeps its own text model)")
@@ -260,11 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             r.ensemble_calibration = cal
             print(f"chose the {emb} bar: {cal.threshold}")
         elif args.fit_text:
-            text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
             n_text = sum(len(d) for d in text_groups.values())
             print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
                   flush=True)
-            untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
             cal = fit_calibration_grouped(make, text_groups, bar_groups=untouched,
                                           note=f"knowledge/labelled ({n_text} texts without metrics in "
                                                f"{len(text_groups)} sets, leave-one-set-out; bar chosen on the "
@@ -274,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fitted {emb} text model: threshold {cal.threshold} weights {cal.weights}")
         m = evaluate_leave_set_out(make, dev_groups)
         rows.append((emb, f"{len(entries)} shipped", f"dev, leave-one-set-out ({len(dev_groups)} sets)", m))
-        for label, names in (("that never shaped the runbooks", [n for n in dev_groups if n not in VOCABULARY_TUNED]),
+        for label, names in (("that never shaped the runbooks", untouched),
                              ("written into the runbooks", [n for n in dev_groups if n in VOCABULARY_TUNED])):
             if names and len(names) < len(dev_groups):
                 rows.append((emb, f"{len(entries)} shipped", f"dev, the {len(names)} sets {label}",

@@ -103,6 +103,22 @@ def fit_calibration(retriever: Retriever, labelled: Labelled, note: str = "") ->
     return cal
 
 
+def evidence_without(groups: Mapping[str, Labelled], name: str) -> list[tuple[str, str]]:
+    """The ``(text, label)`` pairs of every labelled set except ``name``: what a retriever may know when that
+    set is scored as a new author's text (leave-one-set-out)."""
+    return [(t, e) for other, data in groups.items() if other != name for t, e, *_ in data]
+
+
+def _bar_on(views: Mapping[str, Retriever], groups: Mapping[str, Labelled],
+            bar_groups: Collection[str] | None) -> float:
+    """The bar chosen on the answers of ``bar_groups`` (default: all), each set through its own view."""
+    tops = [a for name, data in groups.items() if bar_groups is None or name in bar_groups
+            for a in _top_answers(views[name], data)]
+    if not tops:
+        raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
+    return _choose_bar(tops)
+
+
 def fit_calibration_grouped(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
                             groups: Mapping[str, Labelled], note: str = "",
                             bar_groups: Collection[str] | None = None) -> Calibration:
@@ -117,43 +133,31 @@ def fit_calibration_grouped(make_retriever: Callable[[list[tuple[str, str]]], Re
     higher than a new author's will (round 8, leave-one-set-out top-1: 0.969 on those five sets, 0.930 on the
     seven untouched ones), and a bar chosen on them is set for text the runbooks already know.
     """
-    views = {name: make_retriever([(t, e) for other, data in groups.items() if other != name for t, e, *_ in data])
-             for name in groups}
+    views = {name: make_retriever(evidence_without(groups, name)) for name in groups}
     xs, ys = zip(*(_rows(views[name], data) for name, data in groups.items()))
     weights = fit_weights(np.vstack([x for x in xs if len(x)]), np.concatenate(ys))
-    tops: list[tuple[float, str, str]] = []
-    for name, data in groups.items():
-        if bar_groups is None or name in bar_groups:
-            _probe(views[name], weights)
-            tops += _top_answers(views[name], data)
-    if not tops:
-        raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
-    best_t = _choose_bar(tops)
-    return Calibration(weights={k: round(v, 4) for k, v in weights.items()}, threshold=best_t,
+    for view in views.values():
+        _probe(view, weights)
+    return Calibration(weights={k: round(v, 4) for k, v in weights.items()},
+                       threshold=_bar_on(views, groups, bar_groups),
                        embedding=next(iter(views.values())).embedding_name, fitted_on=note)
 
 
 def fit_pair_bar(make_retriever: Callable[[list[tuple[str, str]]], Retriever], groups: Mapping[str, Labelled],
                  note: str = "", bar_groups: Collection[str] | None = None) -> Calibration:
-    """Choose the bar of a retriever with a second opinion (the pair's mean confidence decides text alone).
+    """Choose the bar of a retriever with a second opinion (the opinions' mean confidence decides text alone).
 
-    The two models keep their own fitted weights; only the pair's bar is chosen, leave-one-set-out exactly like
-    :func:`fit_calibration_grouped` (each set through views whose evidence excludes it; answers of
-    ``bar_groups`` only). Saved under ``<embedding>+<second>:text`` with no weights.
+    The models keep their own fitted weights; only the bar is chosen, leave-one-set-out exactly like
+    :func:`fit_calibration_grouped` (each set through a view whose evidence excludes it; answers of
+    ``bar_groups`` only). Saved under ``<ensemble name>:text`` with no weights.
     """
-    tops: list[tuple[float, str, str]] = []
-    name = ""
-    for group, data in groups.items():
-        if bar_groups is not None and group not in bar_groups:
-            continue
-        view = make_retriever([(t, e) for other, d in groups.items() if other != group for t, e, *_ in d])
-        if view.second_opinion is None:
-            raise ValueError("fit_pair_bar needs retrievers with a second opinion")
-        name = view.ensemble_name
-        tops += _top_answers(view, data)
-    if not tops:
-        raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
-    return Calibration(weights={}, threshold=_choose_bar(tops), embedding=name, fitted_on=note)
+    names = [name for name in groups if bar_groups is None or name in bar_groups]
+    views = {name: make_retriever(evidence_without(groups, name)) for name in names}
+    if any(v.second_opinion is None for v in views.values()):
+        raise ValueError("fit_pair_bar needs retrievers with a second opinion")
+    bar = _bar_on(views, {n: groups[n] for n in names}, None)
+    return Calibration(weights={}, threshold=bar, embedding=next(iter(views.values())).ensemble_name,
+                       fitted_on=note)
 
 
 def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH, kind: str = "incident") -> None:
