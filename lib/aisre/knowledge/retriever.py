@@ -54,7 +54,7 @@ from aisre.knowledge.classifier import LabelClassifier
 from aisre.knowledge.classifier import cache_key as classifier_key
 from aisre.knowledge.classifier import train as train_classifier
 from aisre.knowledge.loader import compile_pattern
-from aisre.knowledge.store import MemoryCollection, entries_from, to_doc
+from aisre.knowledge.store import MemoryCollection, cache_name, entries_from, to_doc
 from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
 from aisre.models import AnomalyClass, Retrieval, Runbook, RunbookMatch
 
@@ -275,8 +275,7 @@ class Retriever:
             return None
         texts, labels = [t for t, _ in pairs], [lab for _, lab in pairs]
         x = np.hstack([self._embed_texts(texts), self.second_opinion._embed_texts(texts)])
-        names = [getattr(ef, "cache_name", ef.name)() if hasattr(ef, "name") else type(ef).__name__
-                 for ef in (self._ef, self.second_opinion._ef)]
+        names = [cache_name(ef) or type(ef).__name__ for ef in (self._ef, self.second_opinion._ef)]
         return train_classifier(x, labels, classifier_key(texts, labels, names),
                                 vector_cache.cache_dir() if vector_cache.enabled() else None)
 
@@ -543,7 +542,7 @@ class Retriever:
         if not text.strip():
             return None
         last = self._last_query
-        if last is not None and last[0] == text:      # the classifier asks again for the query just ranked
+        if last is not None and last[0] == text:      # the classifier asks again for the query just scored
             return last[1]
         vec = np.asarray(self._ef([text])[0], dtype=np.float32)     # the store's embedding when there is one
         self._last_query = (text, vec)
@@ -575,7 +574,7 @@ class Retriever:
         text = (text or "")[:MAX_QUERY_CHARS]
         signatures = tuple(str(s)[:500] for s in signatures or ())
         alerts = tuple(str(a)[:500] for a in alerts or ())
-        full = " ".join([text, *signatures, *alerts])
+        full = _query_text(text, signatures, alerts)
         n = len(self._entries)
         if n == 0:
             return []
@@ -703,7 +702,7 @@ class Retriever:
                                                               alerts=alerts)
             scored = _pair(scored, other, self.second_opinion.embedding_name)
             if self.classifier is not None:
-                scored = self._with_classifier(scored, text, capped | other_capped)
+                scored = self._with_classifier(scored, _query_text(text, signatures, alerts), capped | other_capped)
             ranked = sorted(scored.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))[:k]
             bar = self.text_bar()
         else:
@@ -755,10 +754,11 @@ class Retriever:
                                               reasons=reasons, title=self._by_id[target_id].title)
         return scored, capped
 
-
     def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, capped: set[str]
                          ) -> dict[str, RunbookMatch]:
-        """Three opinions: the two models' mean (``pair``) weighs 2, the classifier's probability 1. A runbook
+        """Three opinions on ``text`` (the query as the models read it, signatures and alerts included, so its
+        vectors are the ones just computed): the two models' mean (``pair``) weighs 2, the classifier's
+        probability 1. A runbook
         capped in either model (excluded look-alike, too few words) keeps the cap: the classifier's vote for
         it is cut to the pair's confidence. The classifier's top runbooks join the candidates."""
         assert self.second_opinion is not None and self.classifier is not None
@@ -780,6 +780,11 @@ class Retriever:
                                     title=self._by_id[rid].title)
             out[rid] = dataclasses.replace(base, confidence=round((2 * two + p) / 3, 4), reasons=(*base.reasons, note))
         return out
+
+
+def _query_text(text: str, signatures: Sequence[str], alerts: Sequence[str]) -> str:
+    """What the models read: the text with the signal signatures and alert names appended."""
+    return " ".join([text, *signatures, *alerts])
 
 
 def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], other_name: str

@@ -101,11 +101,19 @@ _VEC_CACHE_MAX = 50_000
 _DISK_LOADED: set[str] = set()
 
 
+def cache_name(ef: Any) -> str:
+    """The name an embedding's vectors are cached under: ``cache_name()`` when it has variants (MiniLM's
+    quantized copy), else ``name()``; "" for an unnamed callable (never cached)."""
+    if hasattr(ef, "cache_name"):
+        return str(ef.cache_name())
+    return str(ef.name()) if hasattr(ef, "name") else ""
+
+
 def _embed_cached(ef: Callable[[Sequence[str]], Sequence[Any]], texts: list[str]) -> list[np.ndarray]:
     """Embed ``texts``, reusing vectors already computed with the same named embedding - in this process or,
     through :mod:`aisre.knowledge.vector_cache`, by an earlier process of the same user."""
     from aisre.knowledge import vector_cache  # noqa: PLC0415
-    name = ef.cache_name() if hasattr(ef, "cache_name") else ef.name() if hasattr(ef, "name") else ""
+    name = cache_name(ef)
     if not name:
         return [np.asarray(v, dtype=np.float32) for v in ef(texts)]
     disk = vector_cache.DiskVectorCache(name) if vector_cache.enabled() else None

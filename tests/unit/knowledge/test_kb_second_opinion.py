@@ -176,3 +176,28 @@ def test_the_classifier_cannot_lift_a_capped_runbook(entries, tmp_path, monkeypa
     cert = next(m for m in r.search(text, k=25).matches if m.runbook_id == "certificate-expiry")
     assert cert.confidence <= 0.1
     assert r.search(text).best is None or r.search(text).best.runbook_id != "certificate-expiry"
+
+
+def test_the_classifier_reads_the_query_the_models_read_and_embeds_it_once(entries, tmp_path, monkeypatch):
+    """An incident's alert names are part of the query; the classifier reuses the vectors just computed."""
+    from aisre.knowledge.embeddings import HashingEmbedding
+
+    class Counting(HashingEmbedding):
+        calls: list[list[str]] = []
+
+        def __call__(self, input):  # noqa: A002 - chroma's parameter name
+            self.calls.append(list(input))
+            return super().__call__(input)
+
+        @staticmethod
+        def name() -> str:
+            return "counting"
+
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    ef = Counting()
+    r = Retriever(entries, embedding=ef, second_opinion="minilm", labelled=_labelled(), classifier=True,
+                  ensemble_calibration=Calibration(weights={}, threshold=0.4))
+    ef.calls.clear()
+    got = r.search("volume almost out of room on host-12", alerts=("NodeFilesystemAlmostOutOfSpace",))
+    assert ef.calls == [["volume almost out of room on host-12 NodeFilesystemAlmostOutOfSpace"]]
+    assert any("labelled-text classifier" in x for x in got.matches[0].reasons)
