@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-from aisre.knowledge.calibrate import (evidence_without, fit_calibration, fit_calibration_grouped,  # noqa: E402
-                                      fit_pair_bar, save_calibration)
+from aisre.knowledge.calibrate import (NONE_PRECISION_TARGET, evidence_without, fit_calibration,  # noqa: E402
+                                      fit_calibration_grouped, fit_pair_bar, save_calibration)
 from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
@@ -253,9 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
         untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
         if args.fit_text and second:
-            cal = fit_pair_bar(make, text_groups, bar_groups=untouched,
+            cal = fit_pair_bar(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
                                note=f"bar of the pair, leave-one-set-out on the {len(untouched)} dev sets that never "
-                                    "shaped the runbooks (each model keeps its own text model)")
+                                    "shaped the runbooks (each model keeps its own text model); the most accurate "
+                                    f"bar with none precision >= {NONE_PRECISION_TARGET} there")
             save_calibration(cal, kind="text")
             r.ensemble_calibration = cal
             print(f"chose the {emb} bar: {cal.threshold}")
@@ -264,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
                   flush=True)
             cal = fit_calibration_grouped(make, text_groups, bar_groups=untouched,
+                                          none_precision=NONE_PRECISION_TARGET,
                                           note=f"knowledge/labelled ({n_text} texts without metrics in "
                                                f"{len(text_groups)} sets, leave-one-set-out; bar chosen on the "
-                                               f"{len(untouched)} sets that never shaped the runbooks)")
+                                               f"{len(untouched)} sets that never shaped the runbooks: the most "
+                                               f"accurate with none precision >= {NONE_PRECISION_TARGET} there)")
             save_calibration(cal, kind="text")
             r.text_calibration = cal
             print(f"fitted {emb} text model: threshold {cal.threshold} weights {cal.weights}")

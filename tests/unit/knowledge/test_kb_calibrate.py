@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aisre.knowledge.calibrate import fit_weights
+from aisre.knowledge.calibrate import _choose_bar, fit_weights
 from aisre.knowledge.retriever import FEATURES, Calibration
 
 
@@ -163,3 +163,19 @@ def test_a_broken_calibration_file_gives_the_defaults_for_both_models(tmp_path, 
     for kind in ("incident", "text"):
         cal = load_calibration("emb", path, kind=kind)
         assert cal.fitted_on == "defaults" and 0 < cal.threshold < 1
+
+
+def test_the_text_bar_meets_the_none_precision_target_when_a_bar_can():
+    """Accuracy alone would reject the covered texts with the near misses (bar 0.8); the target keeps only bars
+    whose rejections are really ``none`` and takes the most accurate of those."""
+    tops = ([(0.42, "disk-full", "disk-full")] * 10 + [(0.1, "dns-failure", "none")] * 20
+            + [(0.45, "disk-full", "none")] * 12)
+    assert _choose_bar(tops) == 0.8
+    assert _choose_bar(tops, none_precision=0.95) == 0.4
+    assert _choose_bar(tops, none_precision=0.5) == 0.8         # 0.8 rejects 32 "none" of 42: precision 0.76
+
+
+def test_without_a_bar_meeting_the_target_accuracy_decides():
+    tops = ([(0.2, "disk-full", "disk-full")] * 10 + [(0.1, "dns-failure", "none")] * 5
+            + [(0.55, "disk-full", "none")] * 3)
+    assert _choose_bar(tops, none_precision=0.95) == _choose_bar(tops) == 0.8
