@@ -33,6 +33,15 @@ def kb_retriever(kb_entries, kb_minilm, kb_labelled):
     return Retriever(kb_entries, embedding=kb_minilm, labelled=kb_labelled)
 
 
+@pytest.fixture(scope="session")
+def kb_shipped_retriever(kb_entries, kb_minilm, kb_labelled):
+    """What ``build_retriever`` builds by default: MiniLM, the hashing model as second opinion and the
+    labelled-text classifier as third (text without metric evidence is decided by the three)."""
+    from aisre.knowledge.retriever import Retriever
+    return Retriever(kb_entries, embedding=kb_minilm, labelled=kb_labelled, second_opinion="hashing",
+                     classifier=True)
+
+
 @pytest.fixture()
 def kb_hashing_retriever(kb_entries, kb_labelled):
     from aisre.knowledge.retriever import Retriever

@@ -252,22 +252,20 @@ def _make_local_minilm() -> type:
         def model(self) -> Any:
             return onnx_session(self.runtime_path)
 
-        def _forward(self, documents: list[str], batch_size: int = 16) -> np.ndarray:
-            out = []
-            order = sorted(range(len(documents)), key=lambda j: len(documents[j]))   # less padding per batch
-            docs = [documents[j] for j in order]
-            for i in range(0, len(docs), batch_size):
-                out.append(mean_pooled(self.model, self.tokenizer, docs[i:i + batch_size]))
-            if not out:
+        def _forward(self, documents: list[str]) -> np.ndarray:
+            """One run per text: a vector depends on its text alone. The quantized copy scales its activations
+            per run (dynamic quantization), so in a batch each vector would depend on its batch mates - and on
+            which texts a cache already held (cosine down to 0.984 between the two ways, enough to move a
+            confidence across the bar). Unpadded single runs are also faster on one core (2.9 s vs 3.9 s for
+            600 texts in batches of 16)."""
+            if not documents:
                 return np.zeros((0, 384), dtype=np.float32)
-            sorted_vecs = np.concatenate(out)
-            result = np.empty_like(sorted_vecs)
-            result[order] = sorted_vecs
-            return result
+            return np.concatenate([mean_pooled(self.model, self.tokenizer, [d]) for d in documents])
 
         def cache_name(self) -> str:
-            """Key of the on-disk vector cache: the model name plus the runtime variant (vectors differ)."""
-            return f"{self.name()}-{self.variant}" if self.variant else self.name()
+            """Key of the on-disk vector cache: the model name plus the runtime variant (vectors differ), and
+            ``-1`` since vectors are computed one text per run (older caches held batch-dependent vectors)."""
+            return f"{self.name()}-{self.variant}-1" if self.variant else f"{self.name()}-1"
 
         @staticmethod
         def name() -> str:

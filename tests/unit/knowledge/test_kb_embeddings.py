@@ -97,6 +97,17 @@ def test_exact_mode_and_vector_cache_keys(onnx_dir, monkeypatch, tmp_path):
     fast = emb.LocalMiniLM(cache_dir=str(tmp_path / "fast-cache"))
     # both are the same chroma embedding function (same name), but their vectors are cached apart
     assert exact.name() == fast.name() == "aisre_minilm_int8"
-    assert (exact.cache_name(), fast.cache_name()) == ("aisre_minilm_int8", "aisre_minilm_int8-dq8")
+    assert (exact.cache_name(), fast.cache_name()) == ("aisre_minilm_int8-1", "aisre_minilm_int8-dq8-1")
     a, b = _embed_cached(exact, TEXTS[:1])[0], _embed_cached(fast, TEXTS[:1])[0]
     assert not np.array_equal(a, b) and float(a @ b) > 0.97
+
+
+def test_a_vector_depends_on_its_text_alone_not_on_what_it_was_embedded_with():
+    """The quantized copy scales activations per run: batching made a text's vector depend on its batch
+    mates, so a fresh cache and a warm one disagreed. Every text now runs alone."""
+    ef = emb.LocalMiniLM()
+    long_mate = "kernel: " + " ".join(f"segfault at {i:x} ip 00007f error 4 in libc.so.6" for i in range(40))
+    alone = np.array(ef([TEXTS[0]]))[0]
+    with_mates = np.array(ef([long_mate, TEXTS[0], TEXTS[2]]))[1]
+    assert np.array_equal(alone, with_mates)
+    assert np.array_equal(np.array(ef(TEXTS[::-1]))[::-1], np.array(ef(TEXTS)))

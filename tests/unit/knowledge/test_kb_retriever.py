@@ -25,10 +25,12 @@ def test_memory_leak_signature_returns_memory_leak_with_high_confidence(kb_retri
     "NVRM: Xid 48: GPU at PCI:0000:3b:00 has a double bit ECC error",
     "printer in the office is jammed again",
 ])
-def test_uncovered_incidents_come_back_unknown(kb_retriever, text):
-    res = kb_retriever.search(text)
+def test_uncovered_incidents_come_back_unknown(kb_shipped_retriever, text):
+    """The shipped configuration decides text by three opinions. (MiniLM alone - ``second_opinion: none`` -
+    takes the SAML text for third-party-outage at 0.44 over its 0.35 bar, next to labelled Okta outages.)"""
+    res = kb_shipped_retriever.search(text)
     assert res.best is None
-    assert all(m.confidence < kb_retriever.min_confidence for m in res.matches)
+    assert all(m.confidence < kb_shipped_retriever.text_bar() for m in res.matches)
 
 
 @pytest.mark.parametrize("text, expected", [
