@@ -36,9 +36,7 @@ def test_quantized_copy_is_built_once_checked_and_reused(onnx_dir, caplog):
 
 
 def test_quantized_vectors_stay_close_to_the_source_model(onnx_dir):
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(str(onnx_dir / "tokenizer.json"))
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    tok = emb.minilm_tokenizer(onnx_dir / "tokenizer.json")
     path, _ = emb.runtime_model(onnx_dir)
     exact = emb.mean_pooled(emb.onnx_session(onnx_dir / "model.onnx"), tok, TEXTS)
     fast = emb.mean_pooled(emb.onnx_session(path), tok, TEXTS)
