@@ -711,14 +711,10 @@ class Retriever:
         best = ranked[0] if ranked and ranked[0].confidence >= bar else None
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
 
-    def scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
-               alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> dict[str, RunbookMatch]:
-        """Every candidate runbook with this model's confidence (past incidents folded into their runbook)."""
-        return self._scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)[0]
-
     def _scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
                 alerts: Sequence[str] = (), metrics: Sequence[Any] = ()) -> tuple[dict[str, RunbookMatch], set[str]]:
-        """:meth:`scored` and the runbooks it capped (an exclusion matched, or too few words for anything)."""
+        """Every candidate runbook with this model's confidence (past incidents folded into their runbook), and
+        the runbooks it capped (an exclusion matched, or too few words for anything)."""
         cands = self.candidates(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
         calibration, _ = self.calibration_for(metrics)
         grouped: dict[str, list[tuple[float, float, tuple[str, ...]]]] = {}
