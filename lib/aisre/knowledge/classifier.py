@@ -18,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from aisre.knowledge.vector_cache import save_npz
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,8 @@ def train(x: np.ndarray, labels: Sequence[str], key: str, directory: Path | None
     clf = LabelClassifier.fit(x, labels)
     if path is not None:
         try:
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".classifier-", suffix=".npz")
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, labels=np.array(clf.labels), mean=clf.mean, scale=clf.scale, weights=clf.weights,
-                         bias=clf.bias)
-            os.replace(tmp, path)
+            save_npz(path, labels=np.array(clf.labels), mean=clf.mean, scale=clf.scale, weights=clf.weights,
+                     bias=clf.bias)
         except OSError as exc:
             log.warning("classifier cache %s not written (%s)", path, exc)
     return clf

@@ -55,12 +55,21 @@ class DiskVectorCache:
         if not vectors:
             return
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             keys = np.array(list(vectors), dtype="U64")
             mat = np.stack([np.asarray(v, dtype=np.float32) for v in vectors.values()])
-            fd, tmp = tempfile.mkstemp(prefix=".vectors-", suffix=".npz", dir=self.path.parent)
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, name=np.array(self.name), keys=keys, vectors=mat)
-            os.replace(tmp, self.path)
+            save_npz(self.path, name=np.array(self.name), keys=keys, vectors=mat)
         except (OSError, ValueError) as exc:
             log.warning("vector cache %s not written (%s)", self.path, exc)
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write ``arrays`` to ``path`` (.npz) atomically, in a folder only this user can read; raises OSError."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
