@@ -77,3 +77,21 @@ def test_a_repeated_text_is_embedded_once(fresh_process):
     ef = CountingEmbedding()
     out = store._embed_cached(ef, ["same text", "other text", "same text"])
     assert ef.calls == [2] and np.array_equal(out[0], out[2])
+
+
+def test_an_unwritable_cache_location_warns_and_leaves_no_temp_file(tmp_path, caplog):
+    """Vectors and the classifier are still returned when their cache cannot be written."""
+    from aisre.knowledge.classifier import cache_key, train
+    from aisre.knowledge.vector_cache import DiskVectorCache, save_npz
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    DiskVectorCache("emb", blocker).save({"k": np.ones(3, dtype=np.float32)})
+    x = np.random.default_rng(1).normal(size=(120, 3))
+    labels = ["a" if v[0] > 0 else "none" if v[1] > 0 else "b" for v in x]
+    assert train(x, labels, cache_key(["t"] * 120, labels, ["e"]), blocker) is not None
+    assert sum("not written" in r.getMessage() for r in caplog.records) == 2
+    target = tmp_path / "ok" / "x.npz"
+    target.mkdir(parents=True)                                   # the final rename fails: nothing left behind
+    with pytest.raises(OSError):
+        save_npz(target, a=np.ones(2))
+    assert [p.name for p in target.parent.iterdir()] == ["x.npz"] and target.is_dir()
