@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-from aisre.knowledge.calibrate import (NONE_PRECISION_TARGET, evidence_without, fit_calibration,  # noqa: E402
-                                      fit_calibration_grouped, fit_pair_bar, save_calibration)
+from aisre.knowledge.calibrate import (NONE_PRECISION_TARGET, evidence_without, fit_acceptance,  # noqa: E402
+                                      fit_calibration, fit_calibration_grouped, fit_pair_bar, save_calibration)
 from aisre.knowledge.loader import load_runbooks, read_labelled_file  # noqa: E402
 from aisre.knowledge.retriever import Retriever  # noqa: E402
 from aisre.models import Escalation, MetricPattern, Runbook, Symptoms  # noqa: E402
@@ -252,7 +252,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
         text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
         untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
-        if args.fit_text and second:
+        if args.fit_text and second and labels:
+            print(f"fitting the {emb} acceptance model, leave-one-set-out on {len(text_groups)} sets ...", flush=True)
+            cal = fit_acceptance(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
+                                 note=f"acceptance model of the three opinions, leave-one-set-out on the "
+                                      f"{len(text_groups)} dev sets; bar chosen on the {len(untouched)} that never "
+                                      f"shaped the runbooks: the most accurate with none precision >= "
+                                      f"{NONE_PRECISION_TARGET} there")
+            save_calibration(cal, kind="text")
+            r.ensemble_calibration = cal
+            print(f"fitted the {emb} acceptance model: bar {cal.threshold} weights {cal.weights}")
+        elif args.fit_text and second:
             cal = fit_pair_bar(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
                                note=f"bar of the pair, leave-one-set-out on the {len(untouched)} dev sets that never "
                                     "shaped the runbooks (each model keeps its own text model); the most accurate "

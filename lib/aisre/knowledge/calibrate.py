@@ -8,8 +8,9 @@ on the same (dev) queries to maximise end-to-end accuracy, where "none" must com
 
 Two models live in ``data/calibration.json``: :func:`fit_calibration` (``bench/retrieval.py --fit``, every
 labelled text, leave-one-out) for queries with metric evidence, and :func:`fit_calibration_grouped`
-(``--fit-text``, texts without metrics, leave-one-set-out) for text alone. The held-out (blind test) sets are
-never used for fitting.
+(``--fit-text``, texts without metrics, leave-one-set-out) for text alone. Beside them, the bar of two
+opinions (:func:`fit_pair_bar`) and the three opinions' acceptance model (:func:`fit_acceptance`). The
+held-out (blind test) sets are never used for fitting.
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from typing import Any, Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
-from aisre.knowledge.retriever import (CALIBRATION_PATH, FEATURES, Calibration, Retriever, _linked_runbook,
-                                      calibration_key)
+from aisre.knowledge.retriever import (ACCEPTANCE_FEATURES, CALIBRATION_PATH, FEATURES, Calibration, Retriever,
+                                      _linked_runbook, calibration_key)
 
 
 Labelled = Sequence[tuple[str, str, Sequence[Any]]]
@@ -39,8 +40,8 @@ def _rows(retriever: Retriever, labelled: Labelled) -> tuple[np.ndarray, np.ndar
     return np.array(xs, dtype=np.float64), np.array(ys, dtype=np.float64)
 
 
-def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 5000, lr: float = 1.0
-                ) -> dict[str, float]:
+def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 5000, lr: float = 1.0,
+                names: Sequence[str] = FEATURES) -> dict[str, float]:
     """L2-regularised logistic regression by full-batch gradient descent.
 
     Features are standardised for the fit (so one step size suits them all) and the weights are mapped
@@ -59,7 +60,7 @@ def fit_weights(x: np.ndarray, y: np.ndarray, l2: float = 0.001, iters: int = 50
         w -= lr * grad
     raw = w[1:] / sd
     bias = w[0] - float(np.sum(raw * mu))
-    return {"bias": float(bias), **{f: float(v) for f, v in zip(FEATURES, raw)}}
+    return {"bias": float(bias), **{f: float(v) for f, v in zip(names, raw)}}
 
 
 def _top_answers(retriever: Retriever, labelled: Labelled) -> list[tuple[float, str, str]]:
@@ -174,6 +175,45 @@ def fit_pair_bar(make_retriever: Callable[[list[tuple[str, str]]], Retriever], g
     bar = _bar_on(views, {n: groups[n] for n in names}, None, none_precision)
     return Calibration(weights={}, threshold=bar, embedding=next(iter(views.values())).ensemble_name,
                        fitted_on=note)
+
+
+def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever], groups: Mapping[str, Labelled],
+                   note: str = "", bar_groups: Collection[str] | None = None,
+                   none_precision: float | None = None) -> Calibration:
+    """Fit the three opinions' acceptance model and its bar (round 13), leave-one-set-out.
+
+    Each set is seen through a retriever whose evidence holds only the other sets (as in
+    :func:`fit_calibration_grouped`). Per text: the opinions' top runbook and the model's inputs
+    (:data:`~aisre.knowledge.retriever.ACCEPTANCE_FEATURES`), labelled 1 when a runbook covers the text (its
+    label is not ``none``). Which runbook stays the opinions' ranking; this model only answers whether to accept
+    it, from more than the top confidence alone. Weights are fitted on every set's rows; the bar is chosen on the
+    answers of ``bar_groups`` (see :func:`_choose_bar`). Saved under ``<ensemble name>:text``.
+    """
+    views = {name: make_retriever(evidence_without(groups, name)) for name in groups}
+    if any(v.classifier is None for v in views.values()):
+        raise ValueError("fit_acceptance needs retrievers with a second opinion and the classifier")
+    rows: list[tuple[list[float], str, str, str]] = []       # (inputs, top runbook, expected, set)
+    for name, data in groups.items():
+        for text, expect, *_ in data:
+            ranked, inputs = views[name].text_opinions(text)
+            if ranked and inputs is not None:
+                rows.append(([ranked[0].confidence, *(inputs[f] for f in ACCEPTANCE_FEATURES[1:])],
+                             ranked[0].runbook_id, expect, name))
+            else:                                            # nothing to accept: answers "none" at any bar
+                rows.append(([], "none", expect, name))
+    fit = [r for r in rows if r[0]]
+    if not fit:
+        raise ValueError("no labelled texts to fit the acceptance model on")
+    weights = fit_weights(np.array([r[0] for r in fit]), np.array([float(r[2] != "none") for r in fit]),
+                          names=ACCEPTANCE_FEATURES)
+    model = Calibration(weights=weights)
+    tops = [(model.confidence(dict(zip(ACCEPTANCE_FEATURES, x))) if x else 0.0, top, expect)
+            for x, top, expect, name in rows if bar_groups is None or name in bar_groups]
+    if not tops:
+        raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
+    return Calibration(weights={k: round(v, 4) for k, v in weights.items()},
+                       threshold=_choose_bar(tops, none_precision),
+                       embedding=next(iter(views.values())).ensemble_name, fitted_on=note)
 
 
 def save_calibration(cal: Calibration, path: Path = CALIBRATION_PATH, kind: str = "incident") -> None:

@@ -25,8 +25,12 @@ and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``b
 --fit-text``). The two models err on different texts (vector semantics vs character trigrams). With
 ``classifier=True`` (default in :func:`build_retriever`) a third opinion joins: a softmax classifier trained
 on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two models' mean weighs 2, its
-probability 1, and a runbook the models cap stays capped. Incidents with metric evidence are decided by the
-first model alone, as the drills check.
+probability 1, and a runbook the models cap stays capped. An **acceptance model** (round 13, fitted by
+``--fit-text`` into the same calibration entry) then reads the opinions' confidence in each runbook together with
+the best confidence of the pair and of each model, the classifier's probability of "none" and the query's length
+(:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text is the confidence the bar applies
+to. The opinions' ranking stays. Incidents with metric evidence are decided by the first model alone, as the
+drills check.
 
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
 evidence to that runbook ("similar past incident ..."); an unlinked one can be a match itself.
@@ -93,17 +97,29 @@ NEIGHBOURS = 10
 NEIGHBOUR_TEMPERATURE = 0.05
 
 
+#: What the three opinions' acceptance model reads (round 13): the opinions' confidence in a runbook, the best
+#: confidence of the pair and of each model alone (any runbook), the classifier's probability of "none", and the
+#: query's length (``log(1 + characters)``: short texts carry less evidence than their scores suggest).
+ACCEPTANCE_FEATURES = ("opinions", "pair_max", "first_max", "second_max", "none_p", "log_chars")
+
+
 @dataclasses.dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over :data:`FEATURES` plus the acceptance bar they were tuned for."""
+    """Logistic weights (over :data:`FEATURES`, or :data:`ACCEPTANCE_FEATURES` for the acceptance model) plus
+    the acceptance bar they were tuned for."""
     weights: Mapping[str, float]
     threshold: float = 0.5
     embedding: str = ""
     fitted_on: str = ""
 
     def confidence(self, feats: Mapping[str, float]) -> float:
-        z = self.weights.get("bias", 0.0) + sum(self.weights.get(f, 0.0) * feats.get(f, 0.0) for f in FEATURES)
+        z = self.weights.get("bias", 0.0) + sum(w * feats.get(f, 0.0) for f, w in self.weights.items() if f != "bias")
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    @property
+    def is_acceptance(self) -> bool:
+        """True for the three opinions' acceptance model (weights over :data:`ACCEPTANCE_FEATURES`)."""
+        return "opinions" in self.weights
 
     def to_dict(self) -> dict[str, Any]:
         return {"weights": dict(self.weights), "threshold": self.threshold, "embedding": self.embedding,
@@ -574,7 +590,7 @@ class Retriever:
         text = (text or "")[:MAX_QUERY_CHARS]
         signatures = tuple(str(s)[:500] for s in signatures or ())
         alerts = tuple(str(a)[:500] for a in alerts or ())
-        full = _query_text(text, signatures, alerts)
+        full = _model_query(text, signatures, alerts)
         n = len(self._entries)
         if n == 0:
             return []
@@ -698,12 +714,12 @@ class Retriever:
         k = max(1, int(k))
         scored, capped = self._scored(text, service=service, signatures=signatures, alerts=alerts, metrics=metrics)
         if self.second_opinion is not None and not metrics:
-            other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures,
-                                                              alerts=alerts)
-            scored = _pair(scored, other, self.second_opinion.embedding_name)
-            if self.classifier is not None:
-                scored = self._with_classifier(scored, _query_text(text, signatures, alerts), capped | other_capped)
-            ranked = sorted(scored.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))[:k]
+            ranked, acceptance = self._opinions(text, scored, capped, service=service, signatures=signatures,
+                                                alerts=alerts)
+            model = self.ensemble_calibration
+            if acceptance is not None and model is not None and model.is_acceptance:
+                ranked = self._accepted(ranked, acceptance, model)
+            ranked = ranked[:k]
             bar = self.text_bar()
         else:
             ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
@@ -750,8 +766,52 @@ class Retriever:
                                               reasons=reasons, title=self._by_id[target_id].title)
         return scored, capped
 
+    def text_opinions(self, text: str) -> tuple[list[RunbookMatch], dict[str, float] | None]:
+        """Text without metric evidence as the opinions see it before any acceptance model: the ranked runbooks
+        and the acceptance model's query-level inputs (what :func:`aisre.knowledge.calibrate.fit_acceptance`
+        fits on). Needs a second opinion."""
+        if self.second_opinion is None:
+            raise ValueError("text_opinions needs a retriever with a second opinion")
+        scored, capped = self._scored(text)
+        return self._opinions(text, scored, capped)
+
+    def _opinions(self, text: str, scored: Mapping[str, RunbookMatch], capped: set[str], *,
+                  service: str | None = None, signatures: Sequence[str] = (), alerts: Sequence[str] = ()
+                  ) -> tuple[list[RunbookMatch], dict[str, float] | None]:
+        """Text without metric evidence: every runbook ranked by the opinions' confidence (the two models' mean,
+        with the classifier when there is one), and the query-level inputs of the acceptance model (None without
+        the classifier's probabilities). ``scored``/``capped``: this model's own :meth:`_scored` answer."""
+        assert self.second_opinion is not None
+        other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures, alerts=alerts)
+        pair = _pair(scored, other, self.second_opinion.embedding_name)
+        opinions, none_p = dict(pair), None
+        query = _model_query(text, signatures, alerts)
+        if self.classifier is not None:
+            opinions, none_p = self._with_classifier(pair, query, capped | other_capped)
+        ranked = sorted(opinions.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))
+        if none_p is None:
+            return ranked, None
+        best = {name: max((m.confidence for m in side.values()), default=0.0)
+                for name, side in (("pair_max", pair), ("first_max", scored), ("second_max", other))}
+        return ranked, {**best, "none_p": none_p, "log_chars": math.log1p(len(query))}
+
+    @staticmethod
+    def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, float], model: Calibration
+                  ) -> list[RunbookMatch]:
+        """The acceptance model on each ranked runbook: its confidence becomes the fitted probability that the
+        text is one a runbook covers, read from the opinions' confidence in it and the query-level inputs
+        (:data:`ACCEPTANCE_FEATURES`). The ranking is the opinions' and stays as it is; the bar applies to the
+        top runbook's new confidence."""
+        out = []
+        for m in ranked:
+            p = model.confidence({**acceptance, "opinions": m.confidence})
+            note = (f"acceptance model: {p:.2f} from the opinions' {m.confidence:.2f} (classifier 'none' "
+                    f"{acceptance['none_p']:.2f}, best pair {acceptance['pair_max']:.2f})")
+            out.append(dataclasses.replace(m, confidence=round(p, 4), reasons=(*m.reasons, note)))
+        return out
+
     def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, capped: set[str]
-                         ) -> dict[str, RunbookMatch]:
+                         ) -> tuple[dict[str, RunbookMatch], float | None]:
         """Three opinions on ``text`` (the query as the models read it, signatures and alerts included, so its
         vectors are the ones just computed): the two models' mean (``pair``) weighs 2, the classifier's
         probability 1. A runbook
@@ -760,7 +820,7 @@ class Retriever:
         assert self.second_opinion is not None and self.classifier is not None
         vecs = [self._embed_query(text), self.second_opinion._embed_query(text)]
         if any(v is None for v in vecs):
-            return dict(pair)
+            return dict(pair), None
         proba = self.classifier.proba(np.concatenate(vecs))
         ranked = sorted((lab for lab in proba if lab != "none" and lab in self._by_id), key=lambda lab: -proba[lab])
         out: dict[str, RunbookMatch] = {}
@@ -775,12 +835,14 @@ class Retriever:
                 base = RunbookMatch(runbook_id=rid, score=0.0, confidence=0.0, reasons=(),
                                     title=self._by_id[rid].title)
             out[rid] = dataclasses.replace(base, confidence=round((2 * two + p) / 3, 4), reasons=(*base.reasons, note))
-        return out
+        return out, proba.get("none", 0.0)
 
 
-def _query_text(text: str, signatures: Sequence[str], alerts: Sequence[str]) -> str:
-    """What the models read: the text with the signal signatures and alert names appended."""
-    return " ".join([text, *signatures, *alerts])
+def _model_query(text: str | None, signatures: Sequence[str] = (), alerts: Sequence[str] = ()) -> str:
+    """What the models read: the text (cut to :data:`MAX_QUERY_CHARS`) with the signal signatures and alert
+    names (500 characters each) appended."""
+    return " ".join([(text or "")[:MAX_QUERY_CHARS], *(str(s)[:500] for s in signatures or ()),
+                     *(str(a)[:500] for a in alerts or ())])
 
 
 def _pair(mine: Mapping[str, RunbookMatch], other: Mapping[str, RunbookMatch], other_name: str

@@ -1,0 +1,105 @@
+"""The three opinions' acceptance model: it sets the confidence the bar reads, keeps the ranking, and is fitted
+leave-one-set-out on whether a runbook covers each labelled text."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from aisre.knowledge.calibrate import fit_acceptance, save_calibration
+from aisre.knowledge.loader import load_runbooks
+from aisre.knowledge.retriever import ACCEPTANCE_FEATURES, Calibration, Retriever, load_calibration
+
+RUNBOOKS = Path(__file__).resolve().parents[3] / "knowledge" / "runbooks"
+DISK = "no space left on device: /data is 97% full on host-77"
+
+
+@pytest.fixture(scope="module")
+def entries():
+    return load_runbooks(RUNBOOKS)
+
+
+def _labelled(n_per: int, offset: int = 0) -> list[tuple[str, str]]:
+    rows = []
+    for i in range(offset, offset + n_per):
+        rows += [(f"disk /data{i} is {90 + i % 10}% full, no space left on device on host-{i}", "disk-full"),
+                 (f"java.lang.OutOfMemoryError heap grows every hour on pod api-{i}, restart {i}", "memory-leak"),
+                 (f"could you review pull request #{100 + i} for the billing service today", "none")]
+    return rows
+
+
+def _three(entries, model: Calibration) -> Retriever:
+    return Retriever(entries, embedding="hashing", second_opinion="minilm", labelled=_labelled(40), classifier=True,
+                     ensemble_calibration=model)
+
+
+def _acceptance(bias: float, threshold: float = 0.5) -> Calibration:
+    return Calibration(weights={"bias": bias, "opinions": 4.0, "pair_max": 0.5, "first_max": 0.0, "second_max": 0.0,
+                                "none_p": -3.0, "log_chars": 0.1}, threshold=threshold, embedding="t")
+
+
+def test_the_acceptance_model_sets_the_confidence_and_keeps_the_opinions_ranking(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    model = _acceptance(bias=-1.0)
+    r = _three(entries, model)
+    ranked, inputs = r.text_opinions(DISK)
+    assert set(inputs) == set(ACCEPTANCE_FEATURES) - {"opinions"}
+    assert inputs["log_chars"] == pytest.approx(math.log1p(len(DISK))) and 0.0 <= inputs["none_p"] <= 1.0
+    got = r.search(DISK, k=5)
+    assert [m.runbook_id for m in got.matches] == [m.runbook_id for m in ranked[:5]]          # ranking unchanged
+    for before, after in zip(ranked, got.matches):
+        want = model.confidence({**inputs, "opinions": before.confidence})
+        assert after.confidence == pytest.approx(want, abs=1e-4)
+        assert any(x.startswith(f"acceptance model: {want:.2f} from the opinions' {before.confidence:.2f}")
+                   for x in after.reasons)
+    assert got.best is not None and got.best.runbook_id == "disk-full"
+
+
+def test_the_bar_applies_to_the_acceptance_probability_not_the_opinions(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    ranked, _ = _three(entries, _acceptance(bias=0.0)).text_opinions(DISK)
+    assert ranked[0].confidence >= 0.5                       # the opinions alone would take it at a 0.5 bar
+    sceptical = _three(entries, _acceptance(bias=-20.0)).search(DISK)
+    assert sceptical.best is None and sceptical.matches[0].runbook_id == "disk-full"
+    assert sceptical.matches[0].confidence < 0.01
+    plain = _three(entries, Calibration(weights={}, threshold=0.5)).search(DISK)            # no model: the mean
+    assert plain.matches[0].confidence == pytest.approx(ranked[0].confidence)
+    assert not any("acceptance model" in x for x in plain.matches[0].reasons)
+
+
+def test_metric_evidence_never_meets_the_acceptance_model(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    got = _three(entries, _acceptance(bias=-20.0)).search(DISK, metrics=["disk_pct:trend"])
+    assert not any("acceptance model" in x for m in got.matches for x in m.reasons)
+
+
+def test_an_acceptance_model_round_trips_through_the_calibration_file(tmp_path):
+    path = tmp_path / "calibration.json"
+    save_calibration(_acceptance(bias=-1.0, threshold=0.55), path, kind="text")
+    back = load_calibration("t", path, kind="text")
+    assert back.is_acceptance and back.threshold == 0.55 and back.weights["none_p"] == -3.0
+    assert not Calibration(weights={"bias": 1.0, "cos": 2.0}).is_acceptance
+
+
+def test_fit_acceptance_learns_what_covered_text_looks_like(entries, tmp_path, monkeypatch):
+    monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
+    groups = {name: [(t, e, ()) for t, e in _labelled(40, offset=k * 40)] for k, name in enumerate("abc")}
+
+    def make(evidence):
+        return Retriever(entries, embedding="hashing", labelled=evidence, second_opinion="minilm", classifier=True)
+
+    cal = fit_acceptance(make, groups, bar_groups=["c"], note="toy")
+    assert set(cal.weights) == {"bias", *ACCEPTANCE_FEATURES} and cal.is_acceptance
+    assert 0.3 <= cal.threshold <= 0.8 and cal.embedding == "aisre_hashing+aisre_minilm_int8+labels"
+    r = make(_labelled(40) + _labelled(40, offset=40))
+    r.ensemble_calibration = cal
+    covered = r.search("disk /data7 is 99% full, no space left on device on host-300")
+    asked = r.search("could you review pull request #977 for the billing service today")
+    assert covered.best is not None and covered.best.runbook_id == "disk-full"
+    assert asked.best is None and asked.matches[0].confidence < covered.best.confidence
+    with pytest.raises(ValueError, match="classifier"):
+        fit_acceptance(lambda ev: Retriever(entries, embedding="hashing", labelled=ev, second_opinion="minilm"),
+                       groups)
+    with pytest.raises(ValueError, match="no labelled texts"):
+        fit_acceptance(make, groups, bar_groups=["absent"])
