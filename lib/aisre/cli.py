@@ -184,7 +184,8 @@ def cmd_kb(args: argparse.Namespace) -> int:
         print("no runbooks matched")
     for i, m in enumerate(res.matches, 1):
         star = "*" if res.best is not None and res.best.runbook_id == m.runbook_id else " "
-        print(f"{star}{i}. {m.runbook_id:28s} confidence {m.confidence:.2f}  score {m.score:.3f}  {m.title}")
+        accept = f"  acceptance {m.acceptance:.2f}" if m.acceptance is not None else ""
+        print(f"{star}{i}. {m.runbook_id:28s} confidence {m.confidence:.2f}{accept}  score {m.score:.3f}  {m.title}")
         for r in m.reasons[:4]:
             print(f"      - {r}")
     print("best match: " + (res.best.runbook_id if res.best else "none (unknown incident: escalate)"))

@@ -393,6 +393,7 @@ class RunbookMatch(Model):
     confidence: float                          # calibrated to [0, 1]
     reasons: tuple[str, ...] = ()              # why it matched: 'signature OutOfMemoryError', 'bm25 0.71', ...
     title: str = ""
+    acceptance: float | None = None            # text only, three opinions: P(a runbook covers it); the bar reads it
 
 
 @frozen

@@ -28,8 +28,8 @@ on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two mode
 probability 1, and a runbook the models cap stays capped. An **acceptance model** (round 13, fitted by
 ``--fit-text`` into the same calibration entry) then reads the opinions' confidence in each runbook together with
 the best confidence of the pair and of each model, the classifier's probability of "none" and the query's length
-(:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text is the confidence the bar applies
-to. The opinions' ranking stays. Incidents with metric evidence are decided by the first model alone, as the
+(:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text (``RunbookMatch.acceptance``) is
+what the bar applies to. The opinions' ranking and confidence stay. Incidents with metric evidence are decided by the first model alone, as the
 drills check.
 
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
@@ -724,7 +724,9 @@ class Retriever:
         else:
             ranked = sorted(scored.values(), key=lambda m: (-m.score, -m.confidence, m.runbook_id))[:k]
             bar = self.calibration_for(metrics)[1]
-        best = ranked[0] if ranked and ranked[0].confidence >= bar else None
+        top = ranked[0] if ranked else None
+        decisive = None if top is None else (top.acceptance if top.acceptance is not None else top.confidence)
+        best = top if decisive is not None and decisive >= bar else None
         return Retrieval(query=(text or "")[:500], matches=tuple(ranked), best=best)
 
     def _scored(self, text: str, *, service: str | None = None, signatures: Sequence[str] = (),
@@ -798,16 +800,16 @@ class Retriever:
     @staticmethod
     def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, float], model: Calibration
                   ) -> list[RunbookMatch]:
-        """The acceptance model on each ranked runbook: its confidence becomes the fitted probability that the
-        text is one a runbook covers, read from the opinions' confidence in it and the query-level inputs
-        (:data:`ACCEPTANCE_FEATURES`). The ranking is the opinions' and stays as it is; the bar applies to the
-        top runbook's new confidence."""
+        """The acceptance model on each ranked runbook: ``acceptance`` is the fitted probability that the text is
+        one a runbook covers, read from the opinions' confidence in it and the query-level inputs
+        (:data:`ACCEPTANCE_FEATURES`); the bar applies to the top runbook's. ``confidence`` stays the opinions'
+        (what the analysts weigh, on the scale their thresholds were set for), and so does the ranking."""
         out = []
         for m in ranked:
             p = model.confidence({**acceptance, "opinions": m.confidence})
             note = (f"acceptance model: {p:.2f} from the opinions' {m.confidence:.2f} (classifier 'none' "
                     f"{acceptance['none_p']:.2f}, best pair {acceptance['pair_max']:.2f})")
-            out.append(dataclasses.replace(m, confidence=round(p, 4), reasons=(*m.reasons, note)))
+            out.append(dataclasses.replace(m, acceptance=round(p, 4), reasons=(*m.reasons, note)))
         return out
 
     def _with_classifier(self, pair: Mapping[str, RunbookMatch], text: str, capped: set[str]

@@ -1,5 +1,5 @@
-"""The three opinions' acceptance model: it sets the confidence the bar reads, keeps the ranking, and is fitted
-leave-one-set-out on whether a runbook covers each labelled text."""
+"""The three opinions' acceptance model: its probability is what the bar reads, the opinions' ranking and
+confidence stay, and it is fitted leave-one-set-out on whether a runbook covers each labelled text."""
 from __future__ import annotations
 
 import math
@@ -39,7 +39,7 @@ def _acceptance(bias: float, threshold: float = 0.5) -> Calibration:
                                 "none_p": -3.0, "log_chars": 0.1}, threshold=threshold, embedding="t")
 
 
-def test_the_acceptance_model_sets_the_confidence_and_keeps_the_opinions_ranking(entries, tmp_path, monkeypatch):
+def test_the_acceptance_model_adds_its_probability_and_keeps_the_opinions(entries, tmp_path, monkeypatch):
     monkeypatch.setenv("AISRE_CACHE_DIR", str(tmp_path))
     model = _acceptance(bias=-1.0)
     r = _three(entries, model)
@@ -50,7 +50,7 @@ def test_the_acceptance_model_sets_the_confidence_and_keeps_the_opinions_ranking
     assert [m.runbook_id for m in got.matches] == [m.runbook_id for m in ranked[:5]]          # ranking unchanged
     for before, after in zip(ranked, got.matches):
         want = model.confidence({**inputs, "opinions": before.confidence})
-        assert after.confidence == pytest.approx(want, abs=1e-4)
+        assert after.acceptance == pytest.approx(want, abs=1e-4) and after.confidence == before.confidence
         assert any(x.startswith(f"acceptance model: {want:.2f} from the opinions' {before.confidence:.2f}")
                    for x in after.reasons)
     assert got.best is not None and got.best.runbook_id == "disk-full"
@@ -62,9 +62,10 @@ def test_the_bar_applies_to_the_acceptance_probability_not_the_opinions(entries,
     assert ranked[0].confidence >= 0.5                       # the opinions alone would take it at a 0.5 bar
     sceptical = _three(entries, _acceptance(bias=-20.0)).search(DISK)
     assert sceptical.best is None and sceptical.matches[0].runbook_id == "disk-full"
-    assert sceptical.matches[0].confidence < 0.01
+    assert sceptical.matches[0].acceptance < 0.01 and sceptical.matches[0].confidence == ranked[0].confidence
     plain = _three(entries, Calibration(weights={}, threshold=0.5)).search(DISK)            # no model: the mean
-    assert plain.matches[0].confidence == pytest.approx(ranked[0].confidence)
+    assert plain.matches[0].confidence == pytest.approx(ranked[0].confidence) and plain.matches[0].acceptance is None
+    assert plain.best is not None
     assert not any("acceptance model" in x for x in plain.matches[0].reasons)
 
 
@@ -97,7 +98,7 @@ def test_fit_acceptance_learns_what_covered_text_looks_like(entries, tmp_path, m
     covered = r.search("disk /data7 is 99% full, no space left on device on host-300")
     asked = r.search("could you review pull request #977 for the billing service today")
     assert covered.best is not None and covered.best.runbook_id == "disk-full"
-    assert asked.best is None and asked.matches[0].confidence < covered.best.confidence
+    assert asked.best is None and asked.matches[0].acceptance < covered.best.acceptance
     with pytest.raises(ValueError, match="classifier"):
         fit_acceptance(lambda ev: Retriever(entries, embedding="hashing", labelled=ev, second_opinion="minilm"),
                        groups)
