@@ -192,23 +192,26 @@ def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
     views = {name: make_retriever(evidence_without(groups, name)) for name in groups}
     if any(v.classifier is None for v in views.values()):
         raise ValueError("fit_acceptance needs retrievers with a second opinion and the classifier")
-    rows: list[tuple[list[float], str, str, str]] = []       # (inputs, top runbook, expected, set)
+    rows = []                                   # (features, top match, its query-level inputs, expected, set)
     for name, data in groups.items():
         for text, expect, *_ in data:
             ranked, inputs = views[name].text_opinions(text)
             if ranked and inputs is not None:
                 rows.append(([ranked[0].confidence, *(inputs[f] for f in ACCEPTANCE_FEATURES[1:])],
-                             ranked[0].runbook_id, expect, name))
+                             ranked[0], inputs, expect, name))
             else:                                            # nothing to accept: answers "none" at any bar
-                rows.append(([], "none", expect, name))
+                rows.append(([], None, None, expect, name))
     fit = [r for r in rows if r[0]]
     if not fit:
         raise ValueError("no labelled texts to fit the acceptance model on")
-    weights = fit_weights(np.array([r[0] for r in fit]), np.array([float(r[2] != "none") for r in fit]),
+    weights = fit_weights(np.array([r[0] for r in fit]), np.array([float(r[3] != "none") for r in fit]),
                           names=ACCEPTANCE_FEATURES)
     model = Calibration(weights=weights)
-    tops = [(model.confidence(dict(zip(ACCEPTANCE_FEATURES, x))) if x else 0.0, top, expect)
-            for x, top, expect, name in rows if bar_groups is None or name in bar_groups]
+    tops = []                                   # what search decides: the same caps and length rule
+    for x, top, inputs, expect, name in rows:
+        if bar_groups is None or name in bar_groups:
+            accepted = Retriever._accepted([top], inputs, model)[0] if x else None
+            tops.append((accepted.acceptance if accepted else 0.0, top.runbook_id if top else "none", expect))
     if not tops:
         raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")
     return Calibration(weights={k: round(v, 4) for k, v in weights.items()},

@@ -27,10 +27,10 @@ and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``b
 on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two models' mean weighs 2, its
 probability 1, and a runbook the models cap stays capped. An **acceptance model** (round 13, fitted by
 ``--fit-text`` into the same calibration entry) then reads the opinions' confidence in each runbook together with
-the best confidence of the pair and of each model, the classifier's probability of "none" and the query's length
+the best confidence of the pair and of each model and the classifier's probability of "none"
 (:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text (``RunbookMatch.acceptance``) is
-what the bar applies to. The opinions' ranking and confidence stay. Incidents with metric evidence are decided by the first model alone, as the
-drills check.
+what the bar applies to. The opinions' ranking and confidence stay, and a capped runbook stays capped.
+Incidents with metric evidence are decided by the first model alone, as the drills check.
 
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
 evidence to that runbook ("similar past incident ..."); an unlinked one can be a match itself.
@@ -98,9 +98,14 @@ NEIGHBOUR_TEMPERATURE = 0.05
 
 
 #: What the three opinions' acceptance model reads (round 13): the opinions' confidence in a runbook, the best
-#: confidence of the pair and of each model alone (any runbook), the classifier's probability of "none", and the
-#: query's length (``log(1 + characters)``: short texts carry less evidence than their scores suggest).
-ACCEPTANCE_FEATURES = ("opinions", "pair_max", "first_max", "second_max", "none_p", "log_chars")
+#: confidence of the pair and of each model alone (any runbook), and the classifier's probability of "none".
+#: Not the text's length: in the labelled sets long texts are nearly always incidents, and a model that learned
+#: that accepted any long paste (a page of routine log lines, 200 kB of garbage).
+ACCEPTANCE_FEATURES = ("opinions", "pair_max", "first_max", "second_max", "none_p")
+#: The acceptance model was fitted on texts of at most this length (the longest labelled text has 446
+#: characters). On a longer text (a pasted log, a whole e-mail thread) it may lower the opinions' confidence
+#: but never raise it: a page of routine log lines scored 0.48 there, against the opinions' 0.16.
+ACCEPTANCE_MAX_CHARS = 500
 
 
 @dataclasses.dataclass(frozen=True)
@@ -768,7 +773,7 @@ class Retriever:
                                               reasons=reasons, title=self._by_id[target_id].title)
         return scored, capped
 
-    def text_opinions(self, text: str) -> tuple[list[RunbookMatch], dict[str, float] | None]:
+    def text_opinions(self, text: str) -> tuple[list[RunbookMatch], dict[str, Any] | None]:
         """Text without metric evidence as the opinions see it before any acceptance model: the ranked runbooks
         and the acceptance model's query-level inputs (what :func:`aisre.knowledge.calibrate.fit_acceptance`
         fits on). Needs a second opinion."""
@@ -779,10 +784,11 @@ class Retriever:
 
     def _opinions(self, text: str, scored: Mapping[str, RunbookMatch], capped: set[str], *,
                   service: str | None = None, signatures: Sequence[str] = (), alerts: Sequence[str] = ()
-                  ) -> tuple[list[RunbookMatch], dict[str, float] | None]:
+                  ) -> tuple[list[RunbookMatch], dict[str, Any] | None]:
         """Text without metric evidence: every runbook ranked by the opinions' confidence (the two models' mean,
-        with the classifier when there is one), and the query-level inputs of the acceptance model (None without
-        the classifier's probabilities). ``scored``/``capped``: this model's own :meth:`_scored` answer."""
+        with the classifier when there is one), and the query-level inputs of the acceptance model with the
+        runbooks either model capped (None without the classifier's probabilities). ``scored``/``capped``: this
+        model's own :meth:`_scored` answer."""
         assert self.second_opinion is not None
         other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures, alerts=alerts)
         pair = _pair(scored, other, self.second_opinion.embedding_name)
@@ -795,18 +801,24 @@ class Retriever:
             return ranked, None
         best = {name: max((m.confidence for m in side.values()), default=0.0)
                 for name, side in (("pair_max", pair), ("first_max", scored), ("second_max", other))}
-        return ranked, {**best, "none_p": none_p, "log_chars": math.log1p(len(query))}
+        return ranked, {**best, "none_p": none_p, "capped": capped | other_capped, "chars": len(query)}
 
     @staticmethod
-    def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, float], model: Calibration
+    def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, Any], model: Calibration
                   ) -> list[RunbookMatch]:
         """The acceptance model on each ranked runbook: ``acceptance`` is the fitted probability that the text is
         one a runbook covers, read from the opinions' confidence in it and the query-level inputs
         (:data:`ACCEPTANCE_FEATURES`); the bar applies to the top runbook's. ``confidence`` stays the opinions'
-        (what the analysts weigh, on the scale their thresholds were set for), and so does the ranking."""
+        (what the analysts weigh, on the scale their thresholds were set for), and so does the ranking. A runbook
+        either model capped (excluded look-alike, too few words) keeps the cap, and a text longer than any the
+        model was fitted on (:data:`ACCEPTANCE_MAX_CHARS`) gets no lift: there the acceptance is at most the
+        confidence."""
         out = []
+        longer = acceptance.get("chars", 0) > ACCEPTANCE_MAX_CHARS
         for m in ranked:
             p = model.confidence({**acceptance, "opinions": m.confidence})
+            if longer or m.runbook_id in acceptance.get("capped", ()):
+                p = min(p, m.confidence)
             note = (f"acceptance model: {p:.2f} from the opinions' {m.confidence:.2f} (classifier 'none' "
                     f"{acceptance['none_p']:.2f}, best pair {acceptance['pair_max']:.2f})")
             out.append(dataclasses.replace(m, acceptance=round(p, 4), reasons=(*m.reasons, note)))
