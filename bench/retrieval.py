@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     PYTHONPATH=lib python bench/retrieval.py            # evaluate, write bench/results/retrieval.md
     PYTHONPATH=lib python bench/retrieval.py --fit      # refit the model for queries with metric evidence
-    PYTHONPATH=lib python bench/retrieval.py --fit-text # refit the text models and the pair's bar
+    PYTHONPATH=lib python bench/retrieval.py --fit-text # refit the text models, the pair's bar, the acceptance model
     PYTHONPATH=lib python bench/retrieval.py --fit --fit-only   # refit, print the dev figures, stop
     PYTHONPATH=lib python bench/retrieval.py --quick    # skip the 1,000-runbook latency and chroma runs
 
@@ -24,8 +24,8 @@ Queries:
   (``bench/data/agreement/``).
 
 Models: ``minilm``, ``hashing``, ``minilm+hashing`` (MiniLM with the hashing model as second opinion on text)
-and the shipped ``minilm+hashing+labels`` (plus the labelled-text classifier); ``docs/knowledge.md``, rounds
-9 and 10.
+and the shipped ``minilm+hashing+labels`` (plus the labelled-text classifier, with the acceptance model deciding
+whether the top runbook is accepted); ``docs/knowledge.md``, rounds 9, 10, 13 and 14.
 
 Latency: the shipped entries padded with generated runbooks to 1,000, one thread (ORT intra-op 1,
 OMP_NUM_THREADS=1), after a warm-up pass; per query = embed + BM25 + signatures + fusion (every model for
