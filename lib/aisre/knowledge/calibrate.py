@@ -180,7 +180,7 @@ def fit_pair_bar(make_retriever: Callable[[list[tuple[str, str]]], Retriever], g
 def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever], groups: Mapping[str, Labelled],
                    note: str = "", bar_groups: Collection[str] | None = None,
                    none_precision: float | None = None) -> Calibration:
-    """Fit the three opinions' acceptance model and its bar (round 13), leave-one-set-out.
+    """Fit the three opinions' acceptance model and its bar (rounds 13-14), leave-one-set-out.
 
     Each set is seen through a retriever whose evidence holds only the other sets (as in
     :func:`fit_calibration_grouped`). Per text: the opinions' top runbook and the model's inputs
