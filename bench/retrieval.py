@@ -252,24 +252,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fitted {emb}: threshold {cal.threshold} weights {cal.weights}")
         text_groups = {name: [q for q in data if not q[2]] for name, data in dev_groups.items()}
         untouched = [name for name in text_groups if name not in VOCABULARY_TUNED]
-        if args.fit_text and second and labels:
-            print(f"fitting the {emb} acceptance model, leave-one-set-out on {len(text_groups)} sets ...", flush=True)
-            cal = fit_acceptance(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
-                                 note=f"acceptance model of the three opinions, leave-one-set-out on the "
-                                      f"{len(text_groups)} dev sets; bar chosen on the {len(untouched)} that never "
-                                      f"shaped the runbooks: the most accurate with none precision >= "
-                                      f"{NONE_PRECISION_TARGET} there")
+        if args.fit_text and second:
+            # three opinions: an acceptance model and its bar; two: only the pair's bar (each model keeps its own)
+            fit, what = (fit_acceptance, "acceptance model of the three opinions") if labels else (
+                fit_pair_bar, "bar of the pair (each model keeps its own text model)")
+            print(f"fitting the {emb} {what}, leave-one-set-out on {len(text_groups)} sets ...", flush=True)
+            cal = fit(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
+                      note=f"{what}, leave-one-set-out on the {len(text_groups)} dev sets; bar chosen on the "
+                           f"{len(untouched)} that never shaped the runbooks: the most accurate with none precision "
+                           f">= {NONE_PRECISION_TARGET} there")
             save_calibration(cal, kind="text")
             r.ensemble_calibration = cal
-            print(f"fitted the {emb} acceptance model: bar {cal.threshold} weights {cal.weights}")
-        elif args.fit_text and second:
-            cal = fit_pair_bar(make, text_groups, bar_groups=untouched, none_precision=NONE_PRECISION_TARGET,
-                               note=f"bar of the pair, leave-one-set-out on the {len(untouched)} dev sets that never "
-                                    "shaped the runbooks (each model keeps its own text model); the most accurate "
-                                    f"bar with none precision >= {NONE_PRECISION_TARGET} there")
-            save_calibration(cal, kind="text")
-            r.ensemble_calibration = cal
-            print(f"chose the {emb} bar: {cal.threshold}")
+            print(f"fitted the {emb} {what}: bar {cal.threshold} weights {cal.weights}")
         elif args.fit_text:
             n_text = sum(len(d) for d in text_groups.values())
             print(f"fitting the {emb} text model on {n_text} texts in {len(text_groups)} sets, leave-one-set-out ...",
