@@ -192,25 +192,22 @@ def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
     views = {name: make_retriever(evidence_without(groups, name)) for name in groups}
     if any(v.classifier is None for v in views.values()):
         raise ValueError("fit_acceptance needs retrievers with a second opinion and the classifier")
-    rows = []                                   # (features, top match, its query-level inputs, expected, set)
+    rows = []                                   # (top match or None, its query-level inputs, expected, set)
     for name, data in groups.items():
         for text, expect, *_ in data:
             ranked, inputs = views[name].text_opinions(text)
-            if ranked and inputs is not None:
-                rows.append(([ranked[0].confidence, *(inputs[f] for f in ACCEPTANCE_FEATURES[1:])],
-                             ranked[0], inputs, expect, name))
-            else:                                            # nothing to accept: answers "none" at any bar
-                rows.append(([], None, None, expect, name))
-    fit = [r for r in rows if r[0]]
+            found = bool(ranked) and inputs is not None              # else nothing to accept: "none" at any bar
+            rows.append((ranked[0] if found else None, inputs, expect, name))
+    fit = [(top, inputs, expect) for top, inputs, expect, _ in rows if top is not None]
     if not fit:
         raise ValueError("no labelled texts to fit the acceptance model on")
-    weights = fit_weights(np.array([r[0] for r in fit]), np.array([float(r[3] != "none") for r in fit]),
-                          names=ACCEPTANCE_FEATURES)
+    x = np.array([[{**inputs, "opinions": top.confidence}[f] for f in ACCEPTANCE_FEATURES] for top, inputs, _ in fit])
+    weights = fit_weights(x, np.array([float(expect != "none") for _, _, expect in fit]), names=ACCEPTANCE_FEATURES)
     model = Calibration(weights=weights)
     tops = []                                   # what search decides: the same caps and length rule
-    for x, top, inputs, expect, name in rows:
+    for top, inputs, expect, name in rows:
         if bar_groups is None or name in bar_groups:
-            accepted = Retriever._accepted([top], inputs, model)[0] if x else None
+            accepted = Retriever._accepted([top], inputs, model)[0] if top is not None else None
             tops.append((accepted.acceptance if accepted else 0.0, top.runbook_id if top else "none", expect))
     if not tops:
         raise ValueError(f"no labelled texts to choose the bar on (bar_groups {sorted(bar_groups or [])})")

@@ -25,7 +25,7 @@ and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``b
 --fit-text``). The two models err on different texts (vector semantics vs character trigrams). With
 ``classifier=True`` (default in :func:`build_retriever`) a third opinion joins: a softmax classifier trained
 on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two models' mean weighs 2, its
-probability 1, and a runbook the models cap stays capped. An **acceptance model** (round 13, fitted by
+probability 1, and a runbook the models cap stays capped. An **acceptance model** (rounds 13-14, fitted by
 ``--fit-text`` into the same calibration entry) then reads the opinions' confidence in each runbook together with
 the best confidence of the pair and of each model and the classifier's probability of "none"
 (:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text (``RunbookMatch.acceptance``) is
@@ -793,15 +793,15 @@ class Retriever:
         other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures, alerts=alerts)
         pair = _pair(scored, other, self.second_opinion.embedding_name)
         opinions, none_p = dict(pair), None
-        query = _model_query(text, signatures, alerts)
+        query, capped = _model_query(text, signatures, alerts), capped | other_capped
         if self.classifier is not None:
-            opinions, none_p = self._with_classifier(pair, query, capped | other_capped)
+            opinions, none_p = self._with_classifier(pair, query, capped)
         ranked = sorted(opinions.values(), key=lambda m: (-m.confidence, -m.score, m.runbook_id))
         if none_p is None:
             return ranked, None
         best = {name: max((m.confidence for m in side.values()), default=0.0)
                 for name, side in (("pair_max", pair), ("first_max", scored), ("second_max", other))}
-        return ranked, {**best, "none_p": none_p, "capped": capped | other_capped, "chars": len(query)}
+        return ranked, {**best, "none_p": none_p, "capped": capped, "chars": len(query)}
 
     @staticmethod
     def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, Any], model: Calibration
