@@ -59,7 +59,7 @@ from aisre.knowledge.classifier import cache_key as classifier_key
 from aisre.knowledge.classifier import train as train_classifier
 from aisre.knowledge.loader import compile_pattern
 from aisre.knowledge.store import MemoryCollection, cache_name, entries_from, to_doc
-from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, tokens
+from aisre.knowledge.text import MAX_QUERY_CHARS, contains_phrase, normalise, routine_log_lines, tokens
 from aisre.models import AnomalyClass, Retrieval, Runbook, RunbookMatch
 
 log = logging.getLogger(__name__)
@@ -801,7 +801,8 @@ class Retriever:
             return ranked, None
         best = {name: max((m.confidence for m in side.values()), default=0.0)
                 for name, side in (("pair_max", pair), ("first_max", scored), ("second_max", other))}
-        return ranked, {**best, "none_p": none_p, "capped": capped, "chars": len(query)}
+        return ranked, {**best, "none_p": none_p, "capped": capped, "chars": len(query),
+                        "routine": routine_log_lines(query)}
 
     @staticmethod
     def _accepted(ranked: Sequence[RunbookMatch], acceptance: Mapping[str, Any], model: Calibration
@@ -811,13 +812,14 @@ class Retriever:
         (:data:`ACCEPTANCE_FEATURES`); the bar applies to the top runbook's. ``confidence`` stays the opinions'
         (what the analysts weigh, on the scale their thresholds were set for), and so does the ranking. A runbook
         either model capped (excluded look-alike, too few words) keeps the cap, and a text longer than any the
-        model was fitted on (:data:`ACCEPTANCE_MAX_CHARS`) gets no lift: there the acceptance is at most the
-        confidence."""
+        model was fitted on (:data:`ACCEPTANCE_MAX_CHARS`), or one of nothing but routine log lines
+        (:func:`~aisre.knowledge.text.routine_log_lines`: the model never saw a healthy service's output), gets no
+        lift: there the acceptance is at most the confidence."""
         out = []
-        longer = acceptance.get("chars", 0) > ACCEPTANCE_MAX_CHARS
+        no_lift = acceptance.get("chars", 0) > ACCEPTANCE_MAX_CHARS or acceptance.get("routine", False)
         for m in ranked:
             p = model.confidence({**acceptance, "opinions": m.confidence})
-            if longer or m.runbook_id in acceptance.get("capped", ()):
+            if no_lift or m.runbook_id in acceptance.get("capped", ()):
                 p = min(p, m.confidence)
             note = (f"acceptance model: {p:.2f} from the opinions' {m.confidence:.2f} (classifier 'none' "
                     f"{acceptance['none_p']:.2f}, best pair {acceptance['pair_max']:.2f})")

@@ -1,4 +1,4 @@
-"""Text helpers shared by BM25 and signature matching: tokenising, light stemming, phrase search."""
+"""Text helpers for BM25, signature matching and the retriever: tokens, light stemming, phrases, routine log lines."""
 from __future__ import annotations
 
 import re
@@ -7,6 +7,18 @@ from collections import Counter
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 MAX_QUERY_CHARS = 4000
+#: A log line's timestamp (``2026-12-05T01:00:00Z``, ``Dec  5 01:00:00``, ``01:00:00.123``).
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
+#: A routine level as loggers print it: upper-case ``INFO``/``DEBUG``/``TRACE``/``NOTICE``, or ``level=info``,
+#: ``"level":"debug"``.
+_ROUTINE_LEVEL = re.compile(r"\b(INFO|DEBUG|TRACE|NOTICE)\b|\b(?i:level)\W{1,3}(?i:info|debug|trace|notice)\b")
+#: Anything that makes a line worth a look, whatever its level: a worse level, an error or trouble word, a 5xx.
+_ALARMING = re.compile(
+    r"\b(warn|warning|err|error|errors|fatal|crit|critical|alert|emerg|panic|severe|exception|traceback|fail\w*|"
+    r"timeout|timed out|refused|denied|unavailable|unreachable|killed|oom\w*|evict\w*|backoff|back-off|"
+    r"exhaust\w*|full|lag|slow|retry\w*|restart\w*|crash\w*|expir\w*|abort\w*|unhealthy|down|blocked|hung|"
+    r"stuck|busy|maximum|limit|deadlock\w*|saturat\w*|throttl\w*|reject\w*|drop\w*|lost|leak\w*)\b"
+    r"|\b(status|code)\W{0,3}5\d\d\b|\s5\d\d\s", re.I)
 
 STOPWORDS = frozenset("""
 a an the and or but if then than so of to in on at by for from with without into onto over under after before
@@ -79,3 +91,22 @@ def contains_phrase(haystack_norm: str, phrase_norm: str) -> bool:
         if before_ok and after_ok:
             return True
         start = i + 1
+
+
+def routine_log_lines(text: str) -> bool:
+    """True when ``text`` is nothing but log lines at a routine level (every non-empty line has a timestamp and
+    an upper-case INFO, DEBUG, TRACE or NOTICE, or a ``level=`` of one) and no line carries a worse level, an
+    error or trouble word or a 5xx status.
+    Such a paste is what a healthy service prints; the acceptance model was fitted on alerts and messages, and
+    on these it must not lift the opinions' confidence (see ``Retriever._accepted``).
+
+    >>> routine_log_lines("2026-12-05T01:00:00Z INFO request completed path=/api status=200")
+    True
+    >>> routine_log_lines("01:00:00 INFO request completed status=200\\n01:00:01 ERROR pool exhausted")
+    False
+    >>> routine_log_lines("checkout is slow since this morning")
+    False
+    """
+    lines = [line for line in text[:MAX_QUERY_CHARS].splitlines() if line.strip()]
+    return bool(lines) and all(_TIMESTAMP.search(line) and _ROUTINE_LEVEL.search(line) and not _ALARMING.search(line)
+                               for line in lines)
