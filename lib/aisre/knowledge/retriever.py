@@ -787,8 +787,8 @@ class Retriever:
                   ) -> tuple[list[RunbookMatch], dict[str, Any] | None]:
         """Text without metric evidence: every runbook ranked by the opinions' confidence (the two models' mean,
         with the classifier when there is one), and the query-level inputs of the acceptance model with the
-        runbooks either model capped (None without the classifier's probabilities). ``scored``/``capped``: this
-        model's own :meth:`_scored` answer."""
+        runbooks either model capped and whether the text is only routine log lines (None without the
+        classifier's probabilities). ``scored``/``capped``: this model's own :meth:`_scored` answer."""
         assert self.second_opinion is not None
         other, other_capped = self.second_opinion._scored(text, service=service, signatures=signatures, alerts=alerts)
         pair = _pair(scored, other, self.second_opinion.embedding_name)
