@@ -25,11 +25,12 @@ and the pair has its own bar (``<a>+<b>:text`` in ``data/calibration.json``, ``b
 --fit-text``). The two models err on different texts (vector semantics vs character trigrams). With
 ``classifier=True`` (default in :func:`build_retriever`) a third opinion joins: a softmax classifier trained
 on the labelled texts' vectors (:mod:`aisre.knowledge.classifier`); the two models' mean weighs 2, its
-probability 1, and a runbook the models cap stays capped. An **acceptance model** (rounds 13-14, fitted by
+probability 1, and a runbook the models cap stays capped. An **acceptance model** (rounds 13-15, fitted by
 ``--fit-text`` into the same calibration entry) then reads the opinions' confidence in each runbook together with
 the best confidence of the pair and of each model and the classifier's probability of "none"
 (:data:`ACCEPTANCE_FEATURES`); its probability that a runbook covers the text (``RunbookMatch.acceptance``) is
-what the bar applies to. The opinions' ranking and confidence stay, and a capped runbook stays capped.
+what the bar applies to. The opinions' ranking and confidence stay; a capped runbook, a text longer than the
+model was fitted on and a text of nothing but routine log lines get no lift from it.
 Incidents with metric evidence are decided by the first model alone, as the drills check.
 
 Past incidents (``kind: incident``) are searched too. One linked to a runbook (``runbook_id``) lends its
@@ -104,7 +105,7 @@ NEIGHBOUR_TEMPERATURE = 0.05
 ACCEPTANCE_FEATURES = ("opinions", "pair_max", "first_max", "second_max", "none_p")
 #: The acceptance model was fitted on texts of at most this length (the longest labelled text has 446
 #: characters). On a longer text (a pasted log, a whole e-mail thread) it may lower the opinions' confidence
-#: but never raise it: a page of routine log lines scored 0.48 there, against the opinions' 0.16.
+#: but never raise it: in round 13 a page of routine log lines scored 0.48 there, against the opinions' 0.16.
 ACCEPTANCE_MAX_CHARS = 500
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from aisre.detect.logwatch import detect_level
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TOKEN = re.compile(r"[a-z0-9]+(?:_[a-z0-9]+)*")
 MAX_QUERY_CHARS = 4000
 #: A log line's timestamp (``2026-12-05T01:00:00Z``, ``Dec  5 01:00:00``, ``01:00:00.123``).
 _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\b\d{2}:\d{2}:\d{2}\b")
-#: A routine level as loggers print it: upper-case ``INFO``/``DEBUG``/``TRACE``/``NOTICE``, or ``level=info``,
-#: ``"level":"debug"``.
-_ROUTINE_LEVEL = re.compile(r"\b(INFO|DEBUG|TRACE|NOTICE)\b|\b(?i:level)\W{1,3}(?i:info|debug|trace|notice)\b")
 #: Anything that makes a line worth a look, whatever its level: a worse level, an error or trouble word, a 5xx.
 _ALARMING = re.compile(
     r"\b(warn|warning|err|error|errors|fatal|crit|critical|alert|emerg|panic|severe|exception|traceback|fail\w*|"
@@ -95,8 +94,8 @@ def contains_phrase(haystack_norm: str, phrase_norm: str) -> bool:
 
 def routine_log_lines(text: str) -> bool:
     """True when ``text`` is nothing but log lines at a routine level (every non-empty line has a timestamp and
-    an upper-case INFO, DEBUG, TRACE or NOTICE, or a ``level=`` of one) and no line carries a worse level, an
-    error or trouble word or a 5xx status.
+    reads as INFO or DEBUG to the log sensor's :func:`~aisre.detect.logwatch.detect_level`) and no line
+    carries an error or trouble word or a 5xx status.
     Such a paste is what a healthy service prints; the acceptance model was fitted on alerts and messages, and
     on these it must not lift the opinions' confidence (see ``Retriever._accepted``).
 
@@ -108,5 +107,5 @@ def routine_log_lines(text: str) -> bool:
     False
     """
     lines = [line for line in text[:MAX_QUERY_CHARS].splitlines() if line.strip()]
-    return bool(lines) and all(_TIMESTAMP.search(line) and _ROUTINE_LEVEL.search(line) and not _ALARMING.search(line)
-                               for line in lines)
+    return bool(lines) and all(_TIMESTAMP.search(line) and detect_level(line) in ("info", "debug")
+                               and not _ALARMING.search(line) for line in lines)
