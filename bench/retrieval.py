@@ -338,13 +338,13 @@ def main(argv: list[str] | None = None) -> int:
         lat.append(f"| {emb} | {store} | {n} | {p50:.1f} | {p95:.1f} | {c50:.1f} | {c95:.1f} |")
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     n_blind = sum(1 for name in dev_groups if name.startswith("blind-"))
+    n_training = sum(1 for name in dev_groups if name.startswith("training-"))
+    training = f", + {n_training} training sets written blind from the same brief, never held out" if n_training else ""
     text = "\n".join([
         "## Runbook retrieval (`bench/retrieval.py`)", "",
         f"Dev: {len(dev)} labelled incident texts in {len(dev_groups)} sets "
         f"({sum(1 for _, e, _ in dev if e == 'none')} uncovered; knowledge/labelled: the first set written with the "
-        f"runbooks + {n_blind} blind sets, each the held-out set of one earlier round"
-        + (f", + {len(dev_groups) - 1 - n_blind} training sets written blind from the same brief, never held out"
-           if len(dev_groups) - 1 - n_blind else "") + "), used for every "
+        f"runbooks + {n_blind} blind sets, each the held-out set of one earlier round{training}), used for every "
         "tuning choice and "
         "for fitting the confidence model; scored leave-one-set-out (each set through a retriever whose labelled "
         "evidence holds only the other sets) - still optimistic, since the runbook vocabulary was tuned on them. "

@@ -180,7 +180,7 @@ def fit_pair_bar(make_retriever: Callable[[list[tuple[str, str]]], Retriever], g
 def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever], groups: Mapping[str, Labelled],
                    note: str = "", bar_groups: Collection[str] | None = None,
                    none_precision: float | None = None) -> Calibration:
-    """Fit the three opinions' acceptance model and its bar (rounds 13-14), leave-one-set-out.
+    """Fit the three opinions' acceptance model and its bar (rounds 13-15), leave-one-set-out.
 
     Each set is seen through a retriever whose evidence holds only the other sets (as in
     :func:`fit_calibration_grouped`). Per text: the opinions' top runbook and the model's inputs
@@ -204,7 +204,7 @@ def fit_acceptance(make_retriever: Callable[[list[tuple[str, str]]], Retriever],
     x = np.array([[{**inputs, "opinions": top.confidence}[f] for f in ACCEPTANCE_FEATURES] for top, inputs, _ in fit])
     weights = fit_weights(x, np.array([float(expect != "none") for _, _, expect in fit]), names=ACCEPTANCE_FEATURES)
     model = Calibration(weights=weights)
-    tops = []                                   # what search decides: the same caps and length rule
+    tops = []                                   # what search decides: the same caps and no-lift rules
     for top, inputs, expect, name in rows:
         if bar_groups is None or name in bar_groups:
             accepted = Retriever._accepted([top], inputs, model)[0] if top is not None else None
