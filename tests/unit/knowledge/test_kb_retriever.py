@@ -27,7 +27,7 @@ def test_memory_leak_signature_returns_memory_leak_with_high_confidence(kb_retri
 ])
 def test_uncovered_incidents_come_back_unknown(kb_shipped_retriever, text):
     """The shipped configuration decides text by three opinions and the acceptance model. (MiniLM alone -
-    ``second_opinion: none`` - takes the SAML text for third-party-outage at 0.44 over its 0.4 bar, next to
+    ``second_opinion: none`` - takes the SAML text for third-party-outage at 0.44 over its text bar, next to
     labelled Okta outages.)"""
     res = kb_shipped_retriever.search(text)
     assert res.best is None

@@ -18,7 +18,7 @@ def test_healthy_output_is_routine(text):
 @pytest.mark.parametrize("text", [
     "",                                                                           # nothing at all
     "checkout is slow since this morning",                                        # prose
-    "Notice: SAP maintenance window Saturday 22:00-02:00",                        # a notice, not a log level
+    "Notice: SAP maintenance window Saturday 22:00-02:00",                        # a notice, not a log line
     "INFO request completed status=200",                                          # no timestamp
     "2026-12-05T01:00:00Z INFO request completed status=200\n"
     "2026-12-05T01:00:01Z ERROR pool exhausted",                                  # one bad line spoils it
